@@ -1,0 +1,34 @@
+//! thermocline's Iceberg catalogs and the cold-tier side of its exactly-once
+//! rule.
+//!
+//! This crate owns:
+//! - [`storage`]: iceberg's `Storage`/`FileIO` over an `object_store` store, so
+//!   metadata and Parquet go through one store (local folder, S3, R2, memory);
+//! - [`sql`]: [`SqliteCatalog`], an Iceberg catalog in a SQLite file in the
+//!   JDBC-catalog schema, which pyiceberg's `SqlCatalog` and Java's
+//!   `JdbcCatalog` open directly;
+//! - [`watermark`]: per-shard compaction watermarks inside Iceberg snapshots,
+//!   and [`WatermarkCommit`], the only way thermocline moves hot rows into a
+//!   table;
+//! - [`conformance`]: the suite every catalog implementation must pass.
+//!
+//! It guarantees: a commit through [`SqliteCatalog`] becomes visible
+//! atomically and only if the table did not change since it was loaded (a
+//! compare-and-swap of the metadata pointer); and a [`WatermarkCommit`] lands
+//! at most once per `(shard, expected watermark)`, carrying every other
+//! shard's watermark forward, so `snapshot + hot rows above W(snapshot, shard)`
+//! is always a consistent cut.
+
+pub mod conformance;
+pub mod error;
+pub mod sql;
+pub mod storage;
+pub mod watermark;
+
+pub use error::{Error, ErrorKind, Result};
+pub use sql::{DEFAULT_CATALOG_NAME, SqliteCatalog};
+pub use storage::{ObjectStoreStorage, ObjectStoreStorageFactory, default_store, file_io};
+pub use watermark::{
+    CommitOutcome, WATERMARK_PREFIX, WatermarkCommit, try_watermark, watermark, watermark_key,
+    watermarks,
+};

@@ -1,0 +1,278 @@
+//! The `thermocline` command line: `sql` (one-shot and REPL), `compact`,
+//! `maintain` and `demo` over one warehouse folder.
+//!
+//! Exit status: 0 on success, 1 when a statement or command fails (a
+//! one-shot `sql` stops at the first error, like psql with ON_ERROR_STOP),
+//! 2 for bad command-line usage.
+
+mod admin;
+mod demo;
+mod format;
+mod progress;
+mod repl;
+mod split;
+mod sql;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use thermocline::config::parse_duration;
+use thermocline::write::MaintenanceOptions;
+use thermocline::{CompactionMode, Error, ErrorKind, Warehouse, WarehouseConfig};
+use tokio::runtime::Runtime;
+
+use self::format::Format;
+use self::sql::{Printer, Source, Stop, print_error};
+
+#[derive(Debug, Parser)]
+#[command(name = "thermocline", version, about = "Lakehouse SQL over a SQLite hot tier and Apache Iceberg tables")]
+#[command(after_help = "Log level: RUST_LOG (e.g. RUST_LOG=thermocline=debug), default warn, to stderr.")]
+struct Cli {
+    /// The warehouse: a folder or file:// URL holding catalog.db, hot/ and data/.
+    #[arg(long, global = true, env = "THERMOCLINE_WAREHOUSE", default_value = "./warehouse")]
+    warehouse: String,
+    /// This process's shard: names its hot tier and its compaction watermark.
+    #[arg(long, global = true, env = "THERMOCLINE_SHARD", default_value = "local")]
+    shard: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL: each -c/-f in order, or an interactive prompt without them.
+    #[command(after_help = SQL_HELP)]
+    Sql(SqlArgs),
+    /// Move hot rows into Iceberg now (one table, or every table with hot rows).
+    Compact(CompactArgs),
+    /// Expire old snapshots and delete orphan files.
+    Maintain(MaintainArgs),
+    /// Build a demo warehouse of ~1M events, compact most, query both tiers.
+    Demo(DemoArgs),
+}
+
+const SQL_HELP: &str = "\
+Output: --format table (default) prints aligned tables and (N rows); csv prints a
+header line then RFC 4180 rows; json prints one JSON array of row objects per
+statement, each on one line, so `jq '.[]'` streams rows and `jq -s` gathers
+statements. Nulls are empty in table and csv, null in json. With csv and json,
+command tags (INSERT 0 5) and timings go to stderr so stdout parses.
+
+Without -c or -f: an interactive prompt (\\? for help) when stdin is a terminal,
+else the SQL script read from stdin. History: $THERMOCLINE_HISTORY or
+~/.thermocline_history. One-shot runs stop at the first error and exit 1.
+
+Examples:
+  thermocline sql -c \"CREATE TABLE t (id int, ts timestamptz) PARTITION BY (day(ts))\"
+  thermocline sql -c \"INSERT INTO t VALUES (1, now())\" -c \"SELECT * FROM t\" --format csv
+  thermocline sql -f schema.sql -f load.sql --timing";
+
+#[derive(Debug, Args)]
+struct SqlArgs {
+    /// SQL to run (several statements allowed); repeatable.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    command: Vec<String>,
+    /// A file of SQL statements to run (`-` for stdin); repeatable.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Vec<PathBuf>,
+    /// How rows are printed.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Print each statement's run time (`Time: 1.234 ms`).
+    #[arg(long)]
+    timing: bool,
+}
+
+#[derive(Debug, Args)]
+struct CompactArgs {
+    /// Only this table (`name` or `schema.name`).
+    #[arg(long, value_name = "TABLE")]
+    table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct MaintainArgs {
+    /// Expire snapshots older than this (90s, 5m, 2h, 7d); the current one always stays.
+    #[arg(long, default_value = "7d", value_parser = duration)]
+    snapshot_retention: Duration,
+    /// Delete unreferenced files older than this.
+    #[arg(long, default_value = "3d", value_parser = duration)]
+    orphan_retention: Duration,
+    /// Report what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Events to load.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// Of those, how many stay in the hot tier (not compacted).
+    #[arg(long, default_value_t = 50_000)]
+    hot_rows: u64,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+pub fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            print_error(&Error::new(ErrorKind::Internal, "cannot start the async runtime").with_source(e), None);
+            return ExitCode::FAILURE;
+        }
+    };
+    let sql_matches = matches.subcommand_matches("sql");
+    match run(&runtime, cli, sql_matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Printed) => ExitCode::FAILURE,
+        Err(Failure::Error(e)) => {
+            print_error(&e, None);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// How a command failed.
+enum Failure {
+    /// The error is already on stderr.
+    Printed,
+    Error(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+fn open(runtime: &Runtime, cli: &Cli, mode: CompactionMode) -> Result<Warehouse, Error> {
+    let config = WarehouseConfig::from_location(&cli.warehouse)?
+        .with_shard(cli.shard.clone())
+        .with_compaction(mode);
+    runtime
+        .block_on(Warehouse::open(config))
+        .map_err(|e| e.with_context("warehouse", &cli.warehouse))
+}
+
+fn run(runtime: &Runtime, cli: Cli, sql_matches: Option<&ArgMatches>) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Sql(args) => {
+            let printer = Printer {
+                format: args.format,
+                timing: args.timing,
+            };
+            let sources = sql_matches.map(ordered_sources).unwrap_or_default();
+            if sources.is_empty() && std::io::stdin().is_terminal() {
+                // The prompt's writes are compacted in the background, so
+                // they return at once.
+                let wh = open(runtime, &cli, CompactionMode::Background)?;
+                let session = wh.session();
+                return Ok(repl::run(runtime, &session, printer)?);
+            }
+            let sources = if sources.is_empty() { vec![Source::File(PathBuf::from("-"))] } else { sources };
+            // One-shot: compaction that is due runs before a statement
+            // returns, as nothing would be left running to do it later.
+            let wh = open(runtime, &cli, CompactionMode::Inline)?;
+            let session = wh.session();
+            match runtime.block_on(printer.run_sources(&session, &sources)) {
+                Ok(()) | Err(Stop::Closed) => Ok(()),
+                Err(Stop::Failed) => Err(Failure::Printed),
+            }
+        }
+        Command::Compact(args) => {
+            let table = args.table.as_deref().map(admin::parse_table_name).transpose()?;
+            let wh = open(runtime, &cli, CompactionMode::Manual)?;
+            runtime.block_on(admin::compact(&wh, table.as_ref()))?;
+            Ok(())
+        }
+        Command::Maintain(args) => {
+            let options = MaintenanceOptions {
+                snapshot_retention: args.snapshot_retention,
+                orphan_retention: args.orphan_retention,
+                dry_run: args.dry_run,
+            };
+            let wh = open(runtime, &cli, CompactionMode::Manual)?;
+            runtime.block_on(admin::maintain(&wh, &options))?;
+            Ok(())
+        }
+        Command::Demo(args) => {
+            if args.hot_rows > args.rows {
+                return Err(Error::new(ErrorKind::Config, "--hot-rows cannot exceed --rows")
+                    .with_context("rows", args.rows)
+                    .with_context("hot_rows", args.hot_rows)
+                    .into());
+            }
+            let wh = open(runtime, &cli, CompactionMode::Manual)?;
+            runtime.block_on(demo::run(&wh, args.rows, args.hot_rows))?;
+            Ok(())
+        }
+    }
+}
+
+/// `-c` and `-f` in the order they were given, as psql runs them.
+fn ordered_sources(matches: &ArgMatches) -> Vec<Source> {
+    let mut sources: Vec<(usize, Source)> = Vec::new();
+    if let (Some(indices), Some(values)) = (matches.indices_of("command"), matches.get_many::<String>("command")) {
+        sources.extend(indices.zip(values).map(|(i, sql)| (i, Source::Command(sql.clone()))));
+    }
+    if let (Some(indices), Some(values)) = (matches.indices_of("file"), matches.get_many::<PathBuf>("file")) {
+        sources.extend(indices.zip(values).map(|(i, path)| (i, Source::File(path.clone()))));
+    }
+    sources.sort_by_key(|(i, _)| *i);
+    sources.into_iter().map(|(_, source)| source).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(args: &[&str]) -> Vec<String> {
+        let matches = Cli::command().get_matches_from(args);
+        let sql = matches.subcommand_matches("sql").map(ordered_sources).unwrap_or_default();
+        sql.into_iter()
+            .map(|s| match s {
+                Source::Command(c) => format!("c:{c}"),
+                Source::File(f) => format!("f:{}", f.display()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn commands_and_files_keep_their_order() {
+        let got = sources(&["thermocline", "sql", "-f", "a.sql", "-c", "SELECT 1", "-f", "b.sql", "-c", "SELECT 2"]);
+        assert_eq!(got, ["f:a.sql", "c:SELECT 1", "f:b.sql", "c:SELECT 2"]);
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        let cli = Cli::parse_from(["thermocline", "sql", "--warehouse", "/tmp/w", "-c", "SELECT 1"]);
+        assert_eq!(cli.warehouse, "/tmp/w");
+        let cli = Cli::parse_from(["thermocline", "--shard", "s1", "compact", "--table", "events"]);
+        assert_eq!(cli.shard, "s1");
+        assert!(matches!(cli.command, Command::Compact(CompactArgs { table: Some(ref t) }) if t == "events"));
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

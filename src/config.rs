@@ -1,0 +1,174 @@
+//! Warehouse configuration: where it is, which shard this process is, and
+//! the tiering knobs (names follow the seeds' `tiering` options).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+pub use crate::hot::Durability;
+
+/// When hot rows move to Iceberg, and what compaction writes.
+#[derive(Debug, Clone)]
+pub struct TieringConfig {
+    /// Compact a table once this many rows are hot.
+    pub flush_threshold: u64,
+    /// Compact a table whose oldest hot row is older than this.
+    pub flush_interval: Duration,
+    /// Compacted rows may stay in SQLite this long (a cache for recent-row
+    /// lookups); reads still take them from Iceberg.
+    pub hot_retention: Duration,
+    /// Target size of each Parquet file compaction writes.
+    pub target_file_size: u64,
+}
+
+impl Default for TieringConfig {
+    fn default() -> Self {
+        Self {
+            flush_threshold: 1000,
+            flush_interval: Duration::from_secs(60),
+            hot_retention: Duration::from_secs(300),
+            target_file_size: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// How compaction is triggered in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompactionMode {
+    /// A background task compacts on threshold and interval (servers, REPL).
+    Background,
+    /// Thresholds are checked after each write and compaction runs inline
+    /// before the statement returns (one-shot CLI commands, tests).
+    Inline,
+    /// Only CHECKPOINT and `thermocline compact` compact.
+    Manual,
+}
+
+#[derive(Debug, Clone)]
+pub struct WarehouseConfig {
+    /// The warehouse folder: `catalog.db`, `hot/`, `data/`.
+    pub root: PathBuf,
+    /// This process's shard: its hot tier and its watermark key.
+    pub shard: String,
+    pub tiering: TieringConfig,
+    pub durability: Durability,
+    pub compaction: CompactionMode,
+    /// DataFusion's target partitions (defaults to the number of cores).
+    pub target_partitions: Option<usize>,
+}
+
+impl WarehouseConfig {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            shard: "local".to_string(),
+            tiering: TieringConfig::default(),
+            durability: Durability::Full,
+            compaction: CompactionMode::Inline,
+            target_partitions: None,
+        }
+    }
+
+    pub fn with_shard(mut self, shard: impl Into<String>) -> Self {
+        self.shard = shard.into();
+        self
+    }
+
+    pub fn with_tiering(mut self, tiering: TieringConfig) -> Self {
+        self.tiering = tiering;
+        self
+    }
+
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    pub fn with_compaction(mut self, mode: CompactionMode) -> Self {
+        self.compaction = mode;
+        self
+    }
+
+    pub fn with_target_partitions(mut self, n: usize) -> Self {
+        self.target_partitions = Some(n);
+        self
+    }
+
+    /// A warehouse given as a folder path or a `file://` URL.
+    pub fn from_location(location: &str) -> Result<Self> {
+        if let Some(rest) = location.strip_prefix("file://") {
+            return Ok(Self::new(rest));
+        }
+        if location.contains("://") {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "warehouse {location}: only local folders are supported so far (s3:// and r2:// come with the object store work)"
+                ),
+            ));
+        }
+        Ok(Self::new(location))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.shard.is_empty()
+            || !self
+                .shard
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "shard name {:?} must be non-empty ASCII letters, digits, - or _",
+                    self.shard
+                ),
+            ));
+        }
+        if self.tiering.flush_threshold == 0 {
+            return Err(Error::new(ErrorKind::Config, "flush_threshold must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Parse `90s`, `5m`, `2h`, `7d` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number.parse().map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            format!("bad duration {text:?}: expected e.g. 90s, 5m, 2h, 7d"),
+        )
+    })?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("bad duration unit {unit:?} in {text:?}: use s, m, h or d"),
+            ));
+        }
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() -> Result<()> {
+        assert_eq!(parse_duration("90")?, Duration::from_secs(90));
+        assert_eq!(parse_duration("5m")?, Duration::from_secs(300));
+        assert_eq!(parse_duration("7d")?, Duration::from_secs(7 * 86_400));
+        assert!(parse_duration("5 parsecs").is_err());
+        Ok(())
+    }
+}

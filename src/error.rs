@@ -1,0 +1,242 @@
+//! The engine's one error type: a kind (who is at fault, what PostgreSQL
+//! SQLSTATE a client sees), a message, and context pairs that say *where*
+//! (table, column, file, lsn). Bridged to DataFusion at the provider boundary.
+
+use std::fmt;
+
+use datafusion::error::DataFusionError;
+
+/// What went wrong, from the user's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The statement is not valid SQL, or names something that does not exist
+    /// in a way the planner rejects. The user's fault.
+    Plan,
+    /// A table, namespace or column that is not there.
+    NotFound,
+    /// CREATE of something that exists.
+    AlreadyExists,
+    /// A value of the wrong type for its column.
+    Type,
+    /// NOT NULL and other constraints.
+    Constraint,
+    /// A feature we do not (yet) support.
+    NotSupported,
+    /// A file in the warehouse is missing or unreadable (corrupt Parquet,
+    /// missing metadata). Not the user's fault; says which file.
+    Storage,
+    /// The hot tier (SQLite) refused or failed.
+    HotStore,
+    /// The Iceberg catalog failed or a commit lost a race too often.
+    Catalog,
+    /// Configuration or command-line input.
+    Config,
+    /// A bug in thermocline.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The PostgreSQL SQLSTATE code a client of the wire server will see.
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            ErrorKind::Plan => "42601",
+            ErrorKind::NotFound => "42P01",
+            ErrorKind::AlreadyExists => "42P07",
+            ErrorKind::Type => "42804",
+            ErrorKind::Constraint => "23502",
+            ErrorKind::NotSupported => "0A000",
+            ErrorKind::Storage => "58030",
+            ErrorKind::HotStore => "58000",
+            ErrorKind::Catalog => "40001",
+            ErrorKind::Config => "F0000",
+            ErrorKind::Internal => "XX000",
+        }
+    }
+}
+
+/// A thermocline error: kind + message + where it happened.
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    context: Vec<(&'static str, String)>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            context: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub fn with_context(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.context.push((key, value.to_string()));
+        self
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn context(&self) -> &[(&'static str, String)] {
+        &self.context
+    }
+
+    pub fn plan(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Plan, message)
+    }
+
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotSupported, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        for (k, v) in &self.context {
+            write!(f, " ({k}: {v})")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {self}", self.kind)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<Error> for DataFusionError {
+    fn from(e: Error) -> Self {
+        DataFusionError::External(Box::new(e))
+    }
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        // Unwrap our own errors that travelled through DataFusion so the kind
+        // (and so the SQLSTATE) survives the round trip.
+        match e {
+            DataFusionError::External(inner) => match inner.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(other) => Error::new(ErrorKind::Internal, other.to_string()),
+            },
+            DataFusionError::Context(ctx, inner) => {
+                let inner: Error = (*inner).into();
+                let message = format!("{ctx}: {}", inner.message);
+                Error { message, ..inner }
+            }
+            DataFusionError::Shared(shared) => Error::new(ErrorKind::Internal, shared.to_string()),
+            DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
+                let text = e.strip_backtrace();
+                let kind = if text.contains("not found") || text.contains("No field named") {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::Plan
+                };
+                Error::new(kind, text)
+            }
+            DataFusionError::NotImplemented(..) => Error::new(ErrorKind::NotSupported, e.strip_backtrace()),
+            DataFusionError::ArrowError(..) => {
+                let text = e.strip_backtrace();
+                let kind = if text.contains("Cast error") || text.contains("Cannot cast") {
+                    ErrorKind::Type
+                } else {
+                    ErrorKind::Internal
+                };
+                Error::new(kind, text)
+            }
+            DataFusionError::ParquetError(..) | DataFusionError::ObjectStore(..) | DataFusionError::IoError(..) => {
+                Error::new(ErrorKind::Storage, e.strip_backtrace())
+            }
+            DataFusionError::Execution(..) => {
+                let text = e.strip_backtrace();
+                let kind = if text.contains("Cast error") || text.contains("cast") {
+                    ErrorKind::Type
+                } else {
+                    ErrorKind::Plan
+                };
+                Error::new(kind, text)
+            }
+            other => Error::new(ErrorKind::Internal, other.strip_backtrace()),
+        }
+    }
+}
+
+impl From<iceberg::Error> for Error {
+    fn from(e: iceberg::Error) -> Self {
+        let kind = match e.kind() {
+            iceberg::ErrorKind::TableNotFound | iceberg::ErrorKind::NamespaceNotFound => ErrorKind::NotFound,
+            iceberg::ErrorKind::TableAlreadyExists | iceberg::ErrorKind::NamespaceAlreadyExists => {
+                ErrorKind::AlreadyExists
+            }
+            iceberg::ErrorKind::FeatureUnsupported => ErrorKind::NotSupported,
+            iceberg::ErrorKind::DataInvalid => ErrorKind::Storage,
+            iceberg::ErrorKind::CatalogCommitConflicts => ErrorKind::Catalog,
+            _ => ErrorKind::Catalog,
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
+impl From<thermocline_catalog::error::Error> for Error {
+    fn from(e: thermocline_catalog::error::Error) -> Self {
+        let iceberg_error: iceberg::Error = e.into();
+        iceberg_error.into()
+    }
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Error::from(DataFusionError::ArrowError(Box::new(e), None))
+    }
+}
+
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Self {
+        Error::new(ErrorKind::Storage, e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::new(ErrorKind::Storage, e.to_string())
+    }
+}
+
+/// Return early with an [`Error`] of the given kind.
+#[macro_export]
+macro_rules! bail {
+    ($kind:ident, $($arg:tt)*) => {
+        return Err($crate::error::Error::new($crate::error::ErrorKind::$kind, format!($($arg)*)))
+    };
+}

@@ -1,0 +1,158 @@
+//! The hot tier: rows just written, kept in a shard's SQLite as a WAL per
+//! table until compaction moves them into Iceberg.
+//!
+//! A WAL entry is one Arrow IPC batch stored in one SQLite row, covering the
+//! lsn range `first_lsn..=last_lsn` (row `i` of the batch has lsn
+//! `first_lsn + i`). One statement that writes N rows costs a couple of
+//! SQLite rows, not N: that is what a Durable Object bills.
+//!
+//! What a [`HotStore`] must guarantee:
+//! - `commit` is atomic and durable before it returns (the write is
+//!   acknowledged on return), and assigns lsns that only ever grow, across
+//!   all tables of the shard.
+//! - `read` returns one consistent view: the local watermark and every entry
+//!   above it, as of one instant.
+//! - `truncate(W)` records `W` as the local watermark and removes entries at
+//!   or below it in one transaction, so a reader never sees the watermark
+//!   move without the rows going (or the reverse).
+//!
+//! The trait is free of rusqlite types and of any async runtime so the
+//! Durable Object build can implement it on `ctx.storage().sql()`.
+
+mod codec;
+mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+
+pub use codec::{decode_batch, encode_batch};
+pub use sqlite::{Durability, SqliteHotStore};
+
+use crate::error::Result;
+
+/// A hot-WAL log sequence number. Shard-local, strictly increasing.
+pub type Lsn = i64;
+
+/// The name of a table as the hot tier knows it: namespace and table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl TableName {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.namespace, self.name)
+    }
+}
+
+/// The kind of change a WAL entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalOp {
+    Insert,
+}
+
+impl WalOp {
+    pub fn code(self) -> &'static str {
+        match self {
+            WalOp::Insert => "i",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "i" => Some(WalOp::Insert),
+            _ => None,
+        }
+    }
+}
+
+/// One write to append: rows for one table.
+#[derive(Debug, Clone)]
+pub struct WalWrite {
+    pub table: TableName,
+    pub op: WalOp,
+    pub batch: RecordBatch,
+}
+
+/// One entry read back from the WAL.
+#[derive(Debug, Clone)]
+pub struct WalEntry {
+    pub first_lsn: Lsn,
+    pub last_lsn: Lsn,
+    pub op: WalOp,
+    /// Commit time, microseconds since the Unix epoch (UTC).
+    pub commit_ts: i64,
+    pub batch: RecordBatch,
+}
+
+/// A consistent view of one table's hot tier.
+#[derive(Debug, Clone, Default)]
+pub struct HotSnapshot {
+    /// Every row with lsn at or below this is already in Iceberg (and may or
+    /// may not still be in the WAL, see `hot_retention`).
+    pub local_watermark: Lsn,
+    /// Entries with rows above `local_watermark`, in lsn order.
+    pub entries: Vec<WalEntry>,
+}
+
+impl HotSnapshot {
+    pub fn row_count(&self) -> usize {
+        self.entries.iter().map(|e| e.batch.num_rows()).sum()
+    }
+}
+
+/// What the hot tier holds for one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HotStats {
+    pub entries: u64,
+    pub rows: u64,
+    pub max_lsn: Lsn,
+    pub local_watermark: Lsn,
+    /// Commit time of the oldest entry above the watermark (µs), if any.
+    pub oldest_commit_ts: Option<i64>,
+}
+
+/// A shard's hot tier. See the module docs for the guarantees.
+pub trait HotStore: Send + Sync + fmt::Debug {
+    /// The shard this store holds (its watermark key in Iceberg).
+    fn shard(&self) -> &str;
+
+    /// Make the WAL for a table (idempotent).
+    fn create_wal(&self, table: &TableName) -> Result<()>;
+
+    /// Remove a table's WAL and everything in it.
+    fn drop_wal(&self, table: &TableName) -> Result<()>;
+
+    /// Tables that have a WAL in this shard.
+    fn tables(&self) -> Result<Vec<TableName>>;
+
+    /// Append all writes in one transaction; returns the lsn range of each.
+    fn commit(&self, writes: &[WalWrite]) -> Result<Vec<(Lsn, Lsn)>>;
+
+    /// A consistent view of entries with rows above the local watermark and
+    /// at or below `upto` (all when `None`), decoded with `projection`.
+    fn read(&self, table: &TableName, upto: Option<Lsn>, projection: Option<&[usize]>) -> Result<HotSnapshot>;
+
+    /// Record `watermark` (Iceberg now holds every row at or below it) and
+    /// delete entries at or below it whose commit time is before
+    /// `keep_since_ts` (µs; `i64::MAX` deletes them all). Returns the number
+    /// of entries deleted. A lower watermark than the current one is ignored.
+    fn truncate(&self, table: &TableName, watermark: Lsn, keep_since_ts: i64) -> Result<u64>;
+
+    /// Row and entry counts above the local watermark.
+    fn stats(&self, table: &TableName) -> Result<HotStats>;
+}
+
+pub type HotStoreRef = Arc<dyn HotStore>;

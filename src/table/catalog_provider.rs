@@ -1,0 +1,104 @@
+//! Makes the warehouse's Iceberg namespaces and tables visible to
+//! DataFusion: SQL schemas are Iceberg namespaces, tables are
+//! [`TieredTable`]s.
+//!
+//! DataFusion asks for schema and table *names* synchronously; the catalog
+//! answers those from its SQLite file without waiting on any I/O reactor,
+//! so blocking on it here is safe.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider};
+use datafusion::datasource::TableProvider;
+use datafusion::error::Result as DfResult;
+use iceberg::{NamespaceIdent, TableIdent};
+
+use super::TieredTable;
+use crate::error::{Error, ErrorKind};
+use crate::hot::TableName;
+use crate::warehouse::WarehouseInner;
+
+#[derive(Debug)]
+pub struct WarehouseCatalogProvider {
+    warehouse: Arc<WarehouseInner>,
+}
+
+impl WarehouseCatalogProvider {
+    pub fn new(warehouse: Arc<WarehouseInner>) -> Self {
+        Self { warehouse }
+    }
+}
+
+impl CatalogProvider for WarehouseCatalogProvider {
+    fn schema_names(&self) -> Vec<String> {
+        let catalog = self.warehouse.catalog.clone();
+        match futures::executor::block_on(catalog.list_namespaces(None)) {
+            Ok(namespaces) => namespaces.iter().map(|n| n.join(".")).collect(),
+            Err(e) => {
+                tracing::warn!("cannot list namespaces: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let namespace = NamespaceIdent::from_strs(name.split('.')).ok()?;
+        let exists = futures::executor::block_on(self.warehouse.catalog.namespace_exists(&namespace)).unwrap_or(false);
+        exists.then(|| {
+            Arc::new(WarehouseSchemaProvider {
+                namespace: name.to_string(),
+                ident: namespace,
+                warehouse: self.warehouse.clone(),
+            }) as Arc<dyn SchemaProvider>
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct WarehouseSchemaProvider {
+    namespace: String,
+    ident: NamespaceIdent,
+    warehouse: Arc<WarehouseInner>,
+}
+
+#[async_trait]
+impl SchemaProvider for WarehouseSchemaProvider {
+    fn table_names(&self) -> Vec<String> {
+        match futures::executor::block_on(self.warehouse.catalog.list_tables(&self.ident)) {
+            Ok(tables) => tables.into_iter().map(|t| t.name).collect(),
+            Err(e) => {
+                tracing::warn!("cannot list tables of {}: {e}", self.namespace);
+                Vec::new()
+            }
+        }
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let ident = TableIdent::new(self.ident.clone(), name.to_string());
+        let table = match self.warehouse.load_table(&ident).await {
+            Ok(table) => table,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let provider = TieredTable::try_new(
+            TableName::new(&self.namespace, name),
+            table.metadata(),
+            self.warehouse.clone(),
+        )?;
+        Ok(Some(Arc::new(provider)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        let ident = TableIdent::new(self.ident.clone(), name.to_string());
+        futures::executor::block_on(self.warehouse.catalog.table_exists(&ident)).unwrap_or(false)
+    }
+
+    fn register_table(&self, name: String, _table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        Err(Error::new(
+            ErrorKind::NotSupported,
+            format!("cannot register \"{name}\" here: use CREATE TABLE"),
+        )
+        .into())
+    }
+}

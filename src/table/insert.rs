@@ -1,0 +1,198 @@
+//! INSERT into a tiered table: validate, then append to the hot WAL in one
+//! SQLite transaction. The statement is acknowledged when that transaction
+//! commits; compaction moves the rows to Iceberg later.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::Result as DfResult;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::TryStreamExt;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::hot::{TableName, WalOp, WalWrite};
+use crate::warehouse::WarehouseInner;
+
+#[derive(Debug)]
+pub struct HotInsertExec {
+    table: TableName,
+    table_schema: SchemaRef,
+    required: Vec<bool>,
+    input: Arc<dyn ExecutionPlan>,
+    warehouse: Arc<WarehouseInner>,
+    properties: Arc<PlanProperties>,
+}
+
+fn count_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]))
+}
+
+impl HotInsertExec {
+    pub fn new(
+        table: TableName,
+        table_schema: SchemaRef,
+        required: Vec<bool>,
+        input: Arc<dyn ExecutionPlan>,
+        warehouse: Arc<WarehouseInner>,
+    ) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(count_schema()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Self {
+            table,
+            table_schema,
+            required,
+            input,
+            warehouse,
+            properties,
+        }
+    }
+}
+
+/// Check NOT NULL and rebuild the batch with the table's own schema.
+pub fn validate_batch(
+    table: &TableName,
+    schema: &SchemaRef,
+    required: &[bool],
+    batch: &RecordBatch,
+) -> Result<RecordBatch> {
+    if batch.num_columns() != schema.fields().len() {
+        return Err(Error::new(
+            ErrorKind::Plan,
+            format!(
+                "INSERT has {} columns but table \"{table}\" has {}",
+                batch.num_columns(),
+                schema.fields().len()
+            ),
+        ));
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (i, field) in schema.fields().iter().enumerate() {
+        let column = batch.column(i);
+        if required[i] && column.null_count() > 0 {
+            return Err(Error::new(
+                ErrorKind::Constraint,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    field.name(),
+                    table.name
+                ),
+            )
+            .with_context("table", table)
+            .with_context("column", field.name()));
+        }
+        let column = if column.data_type() == field.data_type() {
+            column.clone()
+        } else {
+            arrow::compute::cast(column, field.data_type()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Type,
+                    format!(
+                        "column \"{}\" is of type {} but the value is of type {}",
+                        field.name(),
+                        field.data_type(),
+                        column.data_type()
+                    ),
+                )
+                .with_context("table", table)
+                .with_source(e)
+            })?
+        };
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+impl DisplayAs for HotInsertExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "HotInsert: table={}, shard={}",
+            self.table,
+            self.warehouse.hot.shard()
+        )
+    }
+}
+
+impl ExecutionPlan for HotInsertExec {
+    fn name(&self) -> &str {
+        "HotInsertExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::SinglePartition]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let Some(input) = children.pop() else {
+            return datafusion::common::internal_err!("HotInsertExec needs one input");
+        };
+        Ok(Arc::new(Self::new(
+            self.table.clone(),
+            self.table_schema.clone(),
+            self.required.clone(),
+            input,
+            self.warehouse.clone(),
+        )))
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        if partition != 0 {
+            return datafusion::common::internal_err!("HotInsertExec has one partition");
+        }
+        let input = self.input.execute(0, context)?;
+        let table = self.table.clone();
+        let schema = self.table_schema.clone();
+        let required = self.required.clone();
+        let warehouse = self.warehouse.clone();
+        let future = async move {
+            let batches: Vec<RecordBatch> = input.try_collect().await?;
+            let mut writes = Vec::with_capacity(batches.len());
+            let mut rows = 0u64;
+            for batch in &batches {
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                rows += batch.num_rows() as u64;
+                writes.push(WalWrite {
+                    table: table.clone(),
+                    op: WalOp::Insert,
+                    batch: validate_batch(&table, &schema, &required, batch)?,
+                });
+            }
+            if !writes.is_empty() {
+                warehouse.append(&writes).await?;
+            }
+            let count: ArrayRef = Arc::new(UInt64Array::from(vec![rows]));
+            Ok(RecordBatch::try_new(count_schema(), vec![count])?)
+        };
+        let stream = futures::stream::once(async move {
+            future
+                .await
+                .map_err(|e: Error| datafusion::error::DataFusionError::from(e))
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(count_schema(), stream)))
+    }
+}

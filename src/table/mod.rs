@@ -1,0 +1,17 @@
+//! Tiered tables: the DataFusion side of a table whose rows live in a hot
+//! tier (SQLite WAL) and a cold tier (Iceberg). Owns the consistent cut
+//! (see [`provider`]), the plan nodes that EXPLAIN shows, the INSERT path,
+//! and the catalog/schema providers that make tables visible to SQL.
+
+pub mod catalog_provider;
+pub mod hidden;
+pub mod hot_scan;
+pub mod insert;
+pub mod predicate;
+pub mod provider;
+pub mod tiered_scan;
+
+pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};
+pub use hot_scan::HotScanExec;
+pub use provider::TieredTable;
+pub use tiered_scan::{CutSummary, TieredScanExec};

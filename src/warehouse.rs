@@ -1,0 +1,348 @@
+//! A warehouse: one folder holding the Iceberg catalog (`catalog.db`, the
+//! JDBC-catalog schema pyiceberg reads), the data (`data/`, Iceberg tables of
+//! Parquet), and this shard's hot tier (`hot/<shard>.db`).
+//!
+//! Opening a warehouse finishes any compaction whose Iceberg commit landed
+//! but whose WAL truncation did not (crash between the two).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use datafusion::execution::object_store::ObjectStoreUrl;
+use iceberg::table::Table;
+use iceberg::{Catalog, NamespaceIdent, TableIdent};
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use thermocline_catalog::sql::SqliteCatalog;
+use url::Url;
+
+use crate::config::{CompactionMode, WarehouseConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hot::{HotStore, HotStoreRef, SqliteHotStore, TableName, WalWrite};
+use crate::session::Session;
+use crate::write::maintenance::maintain_table;
+use crate::write::{CompactionReport, MaintenanceOptions, MaintenanceReport, NoProgress, Progress, compact_table};
+
+/// The default SQL schema (an Iceberg namespace).
+pub const DEFAULT_NAMESPACE: &str = "public";
+/// Catalog name inside `catalog.db` (pyiceberg: `SqlCatalog("thermocline", ...)`).
+pub const CATALOG_NAME: &str = "thermocline";
+
+/// Shared state behind every session and table provider of a warehouse.
+#[derive(Debug)]
+pub struct WarehouseInner {
+    pub(crate) config: WarehouseConfig,
+    pub(crate) catalog: Arc<dyn Catalog>,
+    pub(crate) hot: HotStoreRef,
+    store: Arc<dyn ObjectStore>,
+    compaction_locks: Mutex<HashMap<TableName, Arc<tokio::sync::Mutex<()>>>>,
+    compaction_signal: tokio::sync::Notify,
+}
+
+/// An open warehouse. Cheap to clone; sessions share it.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    inner: Arc<WarehouseInner>,
+    /// Keeps the background compaction task alive; aborting it on last drop.
+    _background: Option<Arc<BackgroundCompactor>>,
+}
+
+#[derive(Debug)]
+struct BackgroundCompactor(tokio::task::JoinHandle<()>);
+
+impl Drop for BackgroundCompactor {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Warehouse {
+    /// Open (or create) the warehouse and recover from any interrupted
+    /// compaction.
+    pub async fn open(config: WarehouseConfig) -> Result<Self> {
+        config.validate()?;
+        let root = absolute(&config.root)?;
+        let data = root.join("data");
+        std::fs::create_dir_all(&data).map_err(|e| {
+            Error::new(ErrorKind::Config, "cannot create the warehouse folder")
+                .with_context("path", data.display())
+                .with_source(e)
+        })?;
+        let data_url = Url::from_directory_path(&data).map_err(|_| {
+            Error::new(ErrorKind::Config, "warehouse path is not absolute").with_context("path", data.display())
+        })?;
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+        let file_io = thermocline_catalog::storage::file_io(store.clone(), &data_url);
+        // No trailing slash: table locations are `{warehouse}/{namespace}/{table}`.
+        let warehouse_url = Url::parse(data_url.as_str().trim_end_matches('/'))
+            .map_err(|e| Error::new(ErrorKind::Config, "bad warehouse URL").with_source(e))?;
+        let catalog = SqliteCatalog::open_named(&root.join("catalog.db"), CATALOG_NAME, warehouse_url, file_io)?;
+        let catalog: Arc<dyn Catalog> = Arc::new(catalog);
+        let public = NamespaceIdent::new(DEFAULT_NAMESPACE.to_string());
+        if !catalog.namespace_exists(&public).await? {
+            match catalog.create_namespace(&public, HashMap::new()).await {
+                Ok(_) => {}
+                // Another process created it first.
+                Err(e) if e.kind() == iceberg::ErrorKind::NamespaceAlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let hot_path = root.join("hot").join(format!("{}.db", config.shard));
+        let hot: HotStoreRef = Arc::new(SqliteHotStore::open(&hot_path, &config.shard, config.durability)?);
+        let inner = Arc::new(WarehouseInner {
+            config: WarehouseConfig { root, ..config },
+            catalog,
+            hot,
+            store,
+            compaction_locks: Mutex::new(HashMap::new()),
+            compaction_signal: tokio::sync::Notify::new(),
+        });
+        inner.recover().await?;
+        let background = (inner.config.compaction == CompactionMode::Background).then(|| {
+            Arc::new(BackgroundCompactor(tokio::spawn(background_compaction(
+                Arc::downgrade(&inner),
+            ))))
+        });
+        Ok(Self {
+            inner,
+            _background: background,
+        })
+    }
+
+    /// A new SQL session over this warehouse.
+    pub fn session(&self) -> Session {
+        Session::new(self.inner.clone())
+    }
+
+    pub fn config(&self) -> &WarehouseConfig {
+        &self.inner.config
+    }
+
+    pub fn hot(&self) -> &dyn HotStore {
+        self.inner.hot.as_ref()
+    }
+
+    pub fn catalog(&self) -> Arc<dyn Catalog> {
+        self.inner.catalog.clone()
+    }
+
+    /// Every table in every namespace.
+    pub async fn tables(&self) -> Result<Vec<TableName>> {
+        self.inner.tables().await
+    }
+
+    /// Compact one table, or every table with hot rows.
+    pub async fn compact(&self, table: Option<&TableName>, progress: &dyn Progress) -> Result<Vec<CompactionReport>> {
+        self.inner.compact(table, progress).await
+    }
+
+    /// Expire snapshots and delete orphan files in every table.
+    pub async fn maintain(&self, options: &MaintenanceOptions) -> Result<Vec<MaintenanceReport>> {
+        let mut reports = Vec::new();
+        for table in self.inner.tables().await? {
+            reports.push(maintain_table(&self.inner, &table, options).await?);
+        }
+        Ok(reports)
+    }
+}
+
+impl WarehouseInner {
+    pub(crate) async fn load_table(&self, ident: &TableIdent) -> Result<Table> {
+        self.catalog.load_table(ident).await.map_err(|e| {
+            let kind = e.kind();
+            let err = Error::from(e).with_context("table", format!("{}.{}", ident.namespace.join("."), ident.name));
+            if kind == iceberg::ErrorKind::TableNotFound {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "relation \"{}.{}\" does not exist",
+                        ident.namespace.join("."),
+                        ident.name
+                    ),
+                )
+            } else {
+                err
+            }
+        })
+    }
+
+    /// The object store URL and path of an Iceberg file location.
+    pub(crate) fn object_location(&self, location: &str) -> Result<(ObjectStoreUrl, object_store::path::Path)> {
+        let url = Url::parse(location).map_err(|e| {
+            Error::new(ErrorKind::Storage, "bad file location in table metadata")
+                .with_context("location", location)
+                .with_source(e)
+        })?;
+        match url.scheme() {
+            "file" => {
+                let path = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
+                    Error::new(ErrorKind::Storage, "bad file location")
+                        .with_context("location", location)
+                        .with_source(e)
+                })?;
+                Ok((ObjectStoreUrl::local_filesystem(), path))
+            }
+            other => Err(Error::new(
+                ErrorKind::NotSupported,
+                format!("{other}:// locations are not supported yet"),
+            )
+            .with_context("location", location)),
+        }
+    }
+
+    pub(crate) fn store_for(&self, url: &ObjectStoreUrl) -> Result<Arc<dyn ObjectStore>> {
+        if url.as_str() == ObjectStoreUrl::local_filesystem().as_str() {
+            Ok(self.store.clone())
+        } else {
+            Err(Error::new(
+                ErrorKind::NotSupported,
+                format!("no object store for {}", url.as_str()),
+            ))
+        }
+    }
+
+    /// The Iceberg location string of an object.
+    pub(crate) fn location_of(&self, url: &ObjectStoreUrl, path: &object_store::path::Path) -> String {
+        format!("{}{}", url.as_str(), path)
+    }
+
+    pub(crate) fn compaction_lock(&self, table: &TableName) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.compaction_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(table.clone()).or_default().clone()
+    }
+
+    pub(crate) async fn tables(&self) -> Result<Vec<TableName>> {
+        let mut out = Vec::new();
+        for namespace in self.catalog.list_namespaces(None).await? {
+            for table in self.catalog.list_tables(&namespace).await? {
+                out.push(TableName::new(namespace.join("."), table.name));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Acknowledge writes (durable in the hot tier on return), then apply
+    /// the compaction trigger.
+    pub(crate) async fn append(&self, writes: &[WalWrite]) -> Result<()> {
+        let result = self.hot.commit(writes);
+        let result = match result {
+            // The table exists in the catalog but has no WAL here yet (made by
+            // another process or engine): make it and retry once.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                for write in writes {
+                    self.hot.create_wal(&write.table)?;
+                }
+                self.hot.commit(writes)
+            }
+            other => other,
+        };
+        result?;
+        match self.config.compaction {
+            CompactionMode::Manual => {}
+            CompactionMode::Background => self.compaction_signal.notify_one(),
+            CompactionMode::Inline => {
+                let mut seen = std::collections::HashSet::new();
+                for write in writes {
+                    if seen.insert(&write.table) && self.due_for_compaction(&write.table)? {
+                        compact_table(self, &write.table, &NoProgress).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Over the row threshold, or holding rows older than the interval.
+    fn due_for_compaction(&self, table: &TableName) -> Result<bool> {
+        let stats = self.hot.stats(table)?;
+        if stats.rows == 0 {
+            return Ok(false);
+        }
+        let tiering = &self.config.tiering;
+        let age_limit = chrono::Utc::now().timestamp_micros() - tiering.flush_interval.as_micros() as i64;
+        Ok(stats.rows >= tiering.flush_threshold || stats.oldest_commit_ts.is_some_and(|ts| ts < age_limit))
+    }
+
+    pub(crate) async fn compact(
+        &self,
+        table: Option<&TableName>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<CompactionReport>> {
+        let tables = match table {
+            Some(t) => vec![t.clone()],
+            None => self.hot.tables()?,
+        };
+        let mut reports = Vec::new();
+        for table in tables {
+            let report = compact_table(self, &table, progress).await?;
+            if report.rows > 0 || report.truncated > 0 {
+                reports.push(report);
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Finish compactions that committed but did not truncate the WAL.
+    async fn recover(&self) -> Result<()> {
+        let keep_since = chrono::Utc::now().timestamp_micros() - self.config.tiering.hot_retention.as_micros() as i64;
+        for table in self.hot.tables()? {
+            let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
+            let loaded = match self.load_table(&ident).await {
+                Ok(t) => t,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    // Dropped elsewhere: its hot rows have nowhere to go.
+                    tracing::warn!("hot WAL of {table} has no table in the catalog; dropping it");
+                    self.hot.drop_wal(&table)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let w = thermocline_catalog::watermark::watermark(loaded.metadata(), None, self.hot.shard());
+            if w > 0 {
+                self.hot.truncate(&table, w, keep_since)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compacts tables that are due, when told of a write or once a second.
+async fn background_compaction(warehouse: std::sync::Weak<WarehouseInner>) {
+    loop {
+        let Some(inner) = warehouse.upgrade() else {
+            return;
+        };
+        let tick = tokio::time::sleep(std::time::Duration::from_secs(1));
+        tokio::select! {
+            _ = inner.compaction_signal.notified() => {}
+            _ = tick => {}
+        }
+        let tables = match inner.hot.tables() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("background compaction: {e}");
+                continue;
+            }
+        };
+        for table in tables {
+            match inner.due_for_compaction(&table) {
+                Ok(true) => {
+                    if let Err(e) = compact_table(&inner, &table, &NoProgress).await {
+                        tracing::warn!("background compaction of {table} failed: {e}");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!("background compaction of {table}: {e}"),
+            }
+        }
+    }
+}
+
+fn absolute(path: &Path) -> Result<std::path::PathBuf> {
+    std::path::absolute(path).map_err(|e| {
+        Error::new(ErrorKind::Config, "cannot resolve the warehouse path")
+            .with_context("path", path.display())
+            .with_source(e)
+    })
+}
