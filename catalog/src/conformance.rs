@@ -11,8 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use futures::future::join_all;
 use iceberg::spec::{
-    DataContentType, DataFile, DataFileBuilder, DataFileFormat, NestedField, PrimitiveType, Schema,
-    Struct, Type,
+    DataContentType, DataFile, DataFileBuilder, DataFileFormat, NestedField, PrimitiveType, Schema, Struct, Type,
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -98,7 +97,10 @@ pub async fn create_test_table(catalog: &dyn Catalog, ns: &NamespaceIdent, name:
 pub async fn append(catalog: &dyn Catalog, table: &TableIdent, file: &str) -> Result<Table> {
     let table = catalog.load_table(table).await?;
     let tx = Transaction::new(&table);
-    let tx = tx.fast_append().add_data_files(vec![test_data_file(&table, file, 10)?]).apply(tx)?;
+    let tx = tx
+        .fast_append()
+        .add_data_files(vec![test_data_file(&table, file, 10)?])
+        .apply(tx)?;
     Ok(tx.commit(catalog).await?)
 }
 
@@ -117,31 +119,82 @@ pub async fn check_namespaces(catalog: &dyn Catalog, ns: &str) -> Result<()> {
     let parent = ident(ns);
     let props = HashMap::from([("owner".to_string(), "thermocline".to_string())]);
     let created = at(C, catalog.create_namespace(&parent, props.clone()).await)?;
-    ensure!(C, created.properties() == &props, "create returned {:?}", created.properties());
-    ensure!(C, at(C, catalog.namespace_exists(&parent).await)?, "created namespace does not exist");
+    ensure!(
+        C,
+        created.properties() == &props,
+        "create returned {:?}",
+        created.properties()
+    );
+    ensure!(
+        C,
+        at(C, catalog.namespace_exists(&parent).await)?,
+        "created namespace does not exist"
+    );
     let got = at(C, catalog.get_namespace(&parent).await)?;
-    ensure!(C, got.properties() == &props, "get_namespace returned {:?}", got.properties());
-    expect_kind(C, "create existing namespace", catalog.create_namespace(&parent, HashMap::new()).await, K::NamespaceAlreadyExists)?;
+    ensure!(
+        C,
+        got.properties() == &props,
+        "get_namespace returned {:?}",
+        got.properties()
+    );
+    expect_kind(
+        C,
+        "create existing namespace",
+        catalog.create_namespace(&parent, HashMap::new()).await,
+        K::NamespaceAlreadyExists,
+    )?;
 
     let child = NamespaceIdent::from_strs([ns, "child"])?;
     at(C, catalog.create_namespace(&child, HashMap::new()).await)?;
     let top = at(C, catalog.list_namespaces(None).await)?;
-    ensure!(C, top.contains(&parent) && !top.contains(&child), "top-level listing: {top:?}");
+    ensure!(
+        C,
+        top.contains(&parent) && !top.contains(&child),
+        "top-level listing: {top:?}"
+    );
     let under = at(C, catalog.list_namespaces(Some(&parent)).await)?;
     ensure!(C, under == vec![child.clone()], "children of {ns}: {under:?}");
-    ensure!(C, at(C, catalog.get_namespace(&child).await)?.properties().is_empty(), "child has properties");
+    ensure!(
+        C,
+        at(C, catalog.get_namespace(&child).await)?.properties().is_empty(),
+        "child has properties"
+    );
 
     let replaced = HashMap::from([("comment".to_string(), "replaced".to_string())]);
     at(C, catalog.update_namespace(&parent, replaced.clone()).await)?;
     let got = at(C, catalog.get_namespace(&parent).await)?;
-    ensure!(C, got.properties() == &replaced, "update must replace all properties: {:?}", got.properties());
+    ensure!(
+        C,
+        got.properties() == &replaced,
+        "update must replace all properties: {:?}",
+        got.properties()
+    );
 
     at(C, catalog.drop_namespace(&child).await)?;
     at(C, catalog.drop_namespace(&parent).await)?;
-    ensure!(C, !at(C, catalog.namespace_exists(&parent).await)?, "dropped namespace still exists");
-    expect_kind(C, "get dropped namespace", catalog.get_namespace(&parent).await, K::NamespaceNotFound)?;
-    expect_kind(C, "drop missing namespace", catalog.drop_namespace(&parent).await, K::NamespaceNotFound)?;
-    expect_kind(C, "update missing namespace", catalog.update_namespace(&parent, HashMap::new()).await, K::NamespaceNotFound)?;
+    ensure!(
+        C,
+        !at(C, catalog.namespace_exists(&parent).await)?,
+        "dropped namespace still exists"
+    );
+    expect_kind(
+        C,
+        "get dropped namespace",
+        catalog.get_namespace(&parent).await,
+        K::NamespaceNotFound,
+    )?;
+    expect_kind(
+        C,
+        "drop missing namespace",
+        catalog.drop_namespace(&parent).await,
+        K::NamespaceNotFound,
+    )?;
+    expect_kind(
+        C,
+        "update missing namespace",
+        catalog.update_namespace(&parent, HashMap::new()).await,
+        K::NamespaceNotFound,
+    )?;
     Ok(())
 }
 
@@ -152,8 +205,16 @@ pub async fn check_drop_non_empty_namespace(catalog: &dyn Catalog, ns: &str) -> 
     let nsi = ident(ns);
     at(C, catalog.create_namespace(&nsi, HashMap::new()).await)?;
     create_test_table(catalog, &nsi, "t").await?;
-    ensure!(C, catalog.drop_namespace(&nsi).await.is_err(), "dropped a namespace holding a table");
-    ensure!(C, at(C, catalog.namespace_exists(&nsi).await)?, "namespace vanished after a refused drop");
+    ensure!(
+        C,
+        catalog.drop_namespace(&nsi).await.is_err(),
+        "dropped a namespace holding a table"
+    );
+    ensure!(
+        C,
+        at(C, catalog.namespace_exists(&nsi).await)?,
+        "namespace vanished after a refused drop"
+    );
     at(C, catalog.drop_table(&TableIdent::new(nsi.clone(), "t".into())).await)?;
     at(C, catalog.drop_namespace(&nsi).await)?;
     Ok(())
@@ -165,40 +226,117 @@ pub async fn check_tables(catalog: &dyn Catalog, ns: &str) -> Result<()> {
     const C: &str = "tables";
     let nsi = ident(ns);
     let t = |name: &str| TableIdent::new(nsi.clone(), name.to_string());
-    expect_kind(C, "create table in missing namespace", create_test_table(catalog, &nsi, "a").await.map_err(iceberg::Error::from), K::NamespaceNotFound)?;
+    expect_kind(
+        C,
+        "create table in missing namespace",
+        create_test_table(catalog, &nsi, "a")
+            .await
+            .map_err(iceberg::Error::from),
+        K::NamespaceNotFound,
+    )?;
     at(C, catalog.create_namespace(&nsi, HashMap::new()).await)?;
     let a = create_test_table(catalog, &nsi, "a").await?;
     create_test_table(catalog, &nsi, "b").await?;
-    ensure!(C, a.metadata().location().ends_with(&format!("/{ns}/a")), "default location {}", a.metadata().location());
+    ensure!(
+        C,
+        a.metadata().location().ends_with(&format!("/{ns}/a")),
+        "default location {}",
+        a.metadata().location()
+    );
     let listed: HashSet<_> = at(C, catalog.list_tables(&nsi).await)?.into_iter().collect();
     ensure!(C, listed == HashSet::from([t("a"), t("b")]), "list_tables: {listed:?}");
-    expect_kind(C, "create existing table", create_test_table(catalog, &nsi, "a").await.map_err(iceberg::Error::from), K::TableAlreadyExists)?;
+    expect_kind(
+        C,
+        "create existing table",
+        create_test_table(catalog, &nsi, "a")
+            .await
+            .map_err(iceberg::Error::from),
+        K::TableAlreadyExists,
+    )?;
 
     let loaded = at(C, catalog.load_table(&t("a")).await)?;
-    ensure!(C, loaded.metadata().uuid() == a.metadata().uuid(), "loaded another table");
-    ensure!(C, loaded.metadata_location() == a.metadata_location(), "load moved the metadata pointer");
-    ensure!(C, at(C, catalog.table_exists(&t("a")).await)?, "table_exists(a) is false");
-    ensure!(C, !at(C, catalog.table_exists(&t("zz")).await)?, "table_exists(zz) is true");
-    expect_kind(C, "load missing table", catalog.load_table(&t("zz")).await, K::TableNotFound)?;
+    ensure!(
+        C,
+        loaded.metadata().uuid() == a.metadata().uuid(),
+        "loaded another table"
+    );
+    ensure!(
+        C,
+        loaded.metadata_location() == a.metadata_location(),
+        "load moved the metadata pointer"
+    );
+    ensure!(
+        C,
+        at(C, catalog.table_exists(&t("a")).await)?,
+        "table_exists(a) is false"
+    );
+    ensure!(
+        C,
+        !at(C, catalog.table_exists(&t("zz")).await)?,
+        "table_exists(zz) is true"
+    );
+    expect_kind(
+        C,
+        "load missing table",
+        catalog.load_table(&t("zz")).await,
+        K::TableNotFound,
+    )?;
 
     at(C, catalog.rename_table(&t("a"), &t("c")).await)?;
-    expect_kind(C, "load renamed-away table", catalog.load_table(&t("a")).await, K::TableNotFound)?;
+    expect_kind(
+        C,
+        "load renamed-away table",
+        catalog.load_table(&t("a")).await,
+        K::TableNotFound,
+    )?;
     let c = at(C, catalog.load_table(&t("c")).await)?;
     ensure!(C, c.metadata().uuid() == a.metadata().uuid(), "rename lost the table");
-    expect_kind(C, "rename missing table", catalog.rename_table(&t("a"), &t("d")).await, K::TableNotFound)?;
-    expect_kind(C, "rename onto existing table", catalog.rename_table(&t("c"), &t("b")).await, K::TableAlreadyExists)?;
+    expect_kind(
+        C,
+        "rename missing table",
+        catalog.rename_table(&t("a"), &t("d")).await,
+        K::TableNotFound,
+    )?;
+    expect_kind(
+        C,
+        "rename onto existing table",
+        catalog.rename_table(&t("c"), &t("b")).await,
+        K::TableAlreadyExists,
+    )?;
 
     let location = c.metadata_location_result().map(str::to_string).map_err(Error::from)?;
     let registered = at(C, catalog.register_table(&t("r"), location.clone()).await)?;
-    ensure!(C, registered.metadata().uuid() == c.metadata().uuid(), "register_table read other metadata");
-    expect_kind(C, "register existing name", catalog.register_table(&t("r"), location).await, K::TableAlreadyExists)?;
+    ensure!(
+        C,
+        registered.metadata().uuid() == c.metadata().uuid(),
+        "register_table read other metadata"
+    );
+    expect_kind(
+        C,
+        "register existing name",
+        catalog.register_table(&t("r"), location).await,
+        K::TableAlreadyExists,
+    )?;
 
     at(C, catalog.drop_table(&t("r")).await)?;
-    expect_kind(C, "drop missing table", catalog.drop_table(&t("r")).await, K::TableNotFound)?;
+    expect_kind(
+        C,
+        "drop missing table",
+        catalog.drop_table(&t("r")).await,
+        K::TableNotFound,
+    )?;
     at(C, catalog.purge_table(&t("c")).await)?;
-    ensure!(C, !at(C, catalog.table_exists(&t("c")).await)?, "purged table still exists");
+    ensure!(
+        C,
+        !at(C, catalog.table_exists(&t("c")).await)?,
+        "purged table still exists"
+    );
     at(C, catalog.drop_table(&t("b")).await)?;
-    ensure!(C, at(C, catalog.list_tables(&nsi).await)?.is_empty(), "tables left after drops");
+    ensure!(
+        C,
+        at(C, catalog.list_tables(&nsi).await)?.is_empty(),
+        "tables left after drops"
+    );
     at(C, catalog.drop_namespace(&nsi).await)?;
     Ok(())
 }
@@ -209,12 +347,29 @@ pub async fn check_append_visible(catalog: &dyn Catalog, ns: &str) -> Result<()>
     let nsi = ident(ns);
     at(C, catalog.create_namespace(&nsi, HashMap::new()).await)?;
     let table = create_test_table(catalog, &nsi, "t").await?;
-    ensure!(C, table.metadata().current_snapshot().is_none(), "new table has a snapshot");
+    ensure!(
+        C,
+        table.metadata().current_snapshot().is_none(),
+        "new table has a snapshot"
+    );
     let committed = append(catalog, table.identifier(), "f1").await?;
     let reloaded = at(C, catalog.load_table(table.identifier()).await)?;
-    ensure!(C, reloaded.metadata_location() == committed.metadata_location(), "load does not see the commit");
-    ensure!(C, reloaded.metadata().current_snapshot_id() == committed.metadata().current_snapshot_id(), "snapshot differs");
-    ensure!(C, total_data_files(&reloaded) == 1, "expected 1 data file, summary says {}", total_data_files(&reloaded));
+    ensure!(
+        C,
+        reloaded.metadata_location() == committed.metadata_location(),
+        "load does not see the commit"
+    );
+    ensure!(
+        C,
+        reloaded.metadata().current_snapshot_id() == committed.metadata().current_snapshot_id(),
+        "snapshot differs"
+    );
+    ensure!(
+        C,
+        total_data_files(&reloaded) == 1,
+        "expected 1 data file, summary says {}",
+        total_data_files(&reloaded)
+    );
     Ok(())
 }
 
@@ -228,12 +383,22 @@ pub async fn check_stale_commit_rejected(catalog: &dyn Catalog, ns: &str) -> Res
     let fresh = append(catalog, stale.identifier(), "f1").await?;
     // Through a view that keeps serving the stale table, iceberg's retry
     // cannot refresh its way out: the catalog itself must say no.
-    let view = stale_view::StaleView { inner: catalog, table: stale.clone() };
+    let view = stale_view::StaleView {
+        inner: catalog,
+        table: stale.clone(),
+    };
     let tx = Transaction::new(&stale);
-    let tx = tx.fast_append().add_data_files(vec![test_data_file(&stale, "f2", 10)?]).apply(tx)?;
+    let tx = tx
+        .fast_append()
+        .add_data_files(vec![test_data_file(&stale, "f2", 10)?])
+        .apply(tx)?;
     expect_kind(C, "stale commit", tx.commit(&view).await, K::CatalogCommitConflicts)?;
     let now = at(C, catalog.load_table(stale.identifier()).await)?;
-    ensure!(C, now.metadata_location() == fresh.metadata_location(), "a rejected commit moved the table");
+    ensure!(
+        C,
+        now.metadata_location() == fresh.metadata_location(),
+        "a rejected commit moved the table"
+    );
     Ok(())
 }
 
@@ -250,11 +415,22 @@ pub async fn check_concurrent_appends(catalog: &dyn Catalog, ns: &str, n: usize)
         r.map_err(|e| fail(C, format!("append {i} failed: {e}")))?;
     }
     let now = at(C, catalog.load_table(table.identifier()).await)?;
-    ensure!(C, total_data_files(&now) == n as u64, "expected {n} files, found {}", total_data_files(&now));
+    ensure!(
+        C,
+        total_data_files(&now) == n as u64,
+        "expected {n} files, found {}",
+        total_data_files(&now)
+    );
     Ok(())
 }
 
-async fn watermark_commit(catalog: &dyn Catalog, table: &Table, shard: &str, expected: i64, new: i64) -> Result<CommitOutcome> {
+async fn watermark_commit(
+    catalog: &dyn Catalog,
+    table: &Table,
+    shard: &str,
+    expected: i64,
+    new: i64,
+) -> Result<CommitOutcome> {
     let file = test_data_file(table, &format!("{shard}-{new}-{}", uuid::Uuid::new_v4()), 1)?;
     WatermarkCommit {
         ident: table.identifier().clone(),
@@ -274,17 +450,30 @@ pub async fn check_watermark_commits(catalog: &dyn Catalog, ns: &str) -> Result<
     let nsi = ident(ns);
     at(C, catalog.create_namespace(&nsi, HashMap::new()).await)?;
     let table = create_test_table(catalog, &nsi, "t").await?;
-    ensure!(C, watermark(table.metadata(), None, "a") == 0, "fresh table has a watermark");
+    ensure!(
+        C,
+        watermark(table.metadata(), None, "a") == 0,
+        "fresh table has a watermark"
+    );
 
-    let CommitOutcome::Committed { snapshot_id: first, .. } = watermark_commit(catalog, &table, "a", 0, 5).await? else {
+    let CommitOutcome::Committed { snapshot_id: first, .. } = watermark_commit(catalog, &table, "a", 0, 5).await?
+    else {
         return Err(fail(C, "first commit of shard a was superseded"));
     };
     let CommitOutcome::Committed { table: now, .. } = watermark_commit(catalog, &table, "b", 0, 3).await? else {
         return Err(fail(C, "first commit of shard b was superseded"));
     };
     let w = watermarks(now.metadata(), None);
-    ensure!(C, w == [("a".to_string(), 5), ("b".to_string(), 3)].into(), "watermarks not carried forward: {w:?}");
-    ensure!(C, watermark(now.metadata(), Some(first), "b") == 0, "W(first, b) should be 0");
+    ensure!(
+        C,
+        w == [("a".to_string(), 5), ("b".to_string(), 3)].into(),
+        "watermarks not carried forward: {w:?}"
+    );
+    ensure!(
+        C,
+        watermark(now.metadata(), Some(first), "b") == 0,
+        "W(first, b) should be 0"
+    );
 
     match watermark_commit(catalog, &table, "a", 0, 7).await? {
         CommitOutcome::Superseded { current: 5 } => {}
@@ -294,7 +483,11 @@ pub async fn check_watermark_commits(catalog: &dyn Catalog, ns: &str) -> Result<
     // A snapshot from a writer that knows nothing of watermarks.
     let foreign = append(catalog, table.identifier(), "foreign").await?;
     let w = watermarks(foreign.metadata(), None);
-    ensure!(C, w.get("a") == Some(&5) && w.get("b") == Some(&3), "foreign snapshot hid watermarks: {w:?}");
+    ensure!(
+        C,
+        w.get("a") == Some(&5) && w.get("b") == Some(&3),
+        "foreign snapshot hid watermarks: {w:?}"
+    );
 
     // Same-shard race: both start from 5; exactly one may land.
     let (x, y) = futures::join!(
@@ -302,12 +495,20 @@ pub async fn check_watermark_commits(catalog: &dyn Catalog, ns: &str) -> Result<
         watermark_commit(catalog, &table, "a", 5, 11)
     );
     let outcomes = [x?, y?];
-    let won = outcomes.iter().filter(|o| matches!(o, CommitOutcome::Committed { .. })).count();
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, CommitOutcome::Committed { .. }))
+        .count();
     ensure!(C, won == 1, "same-shard race: {won} winners ({outcomes:?})");
     let now = at(C, catalog.load_table(table.identifier()).await)?;
     let a = watermark(now.metadata(), None, "a");
     ensure!(C, a == 10 || a == 11, "W(a) after the race is {a}");
-    ensure!(C, total_data_files(&now) == 4, "expected 4 files after the race, found {}", total_data_files(&now));
+    ensure!(
+        C,
+        total_data_files(&now) == 4,
+        "expected 4 files after the race, found {}",
+        total_data_files(&now)
+    );
     Ok(())
 }
 
@@ -323,68 +524,4 @@ pub async fn run_all(catalog: &dyn Catalog, prefix: &str) -> Result<()> {
     Ok(())
 }
 
-mod stale_view {
-    //! A catalog view that always serves one (stale) table and turns
-    //! conflicts final, so a test can aim a stale commit at the real catalog.
-
-    use std::collections::HashMap;
-
-    use async_trait::async_trait;
-    use iceberg::table::Table;
-    use iceberg::{Catalog, Namespace, NamespaceIdent, TableCommit, TableCreation, TableIdent};
-
-    #[derive(Debug)]
-    pub(super) struct StaleView<'a> {
-        pub(super) inner: &'a dyn Catalog,
-        pub(super) table: Table,
-    }
-
-    #[async_trait]
-    impl Catalog for StaleView<'_> {
-        async fn list_namespaces(&self, p: Option<&NamespaceIdent>) -> iceberg::Result<Vec<NamespaceIdent>> {
-            self.inner.list_namespaces(p).await
-        }
-        async fn create_namespace(&self, n: &NamespaceIdent, p: HashMap<String, String>) -> iceberg::Result<Namespace> {
-            self.inner.create_namespace(n, p).await
-        }
-        async fn get_namespace(&self, n: &NamespaceIdent) -> iceberg::Result<Namespace> {
-            self.inner.get_namespace(n).await
-        }
-        async fn namespace_exists(&self, n: &NamespaceIdent) -> iceberg::Result<bool> {
-            self.inner.namespace_exists(n).await
-        }
-        async fn update_namespace(&self, n: &NamespaceIdent, p: HashMap<String, String>) -> iceberg::Result<()> {
-            self.inner.update_namespace(n, p).await
-        }
-        async fn drop_namespace(&self, n: &NamespaceIdent) -> iceberg::Result<()> {
-            self.inner.drop_namespace(n).await
-        }
-        async fn list_tables(&self, n: &NamespaceIdent) -> iceberg::Result<Vec<TableIdent>> {
-            self.inner.list_tables(n).await
-        }
-        async fn create_table(&self, n: &NamespaceIdent, c: TableCreation) -> iceberg::Result<Table> {
-            self.inner.create_table(n, c).await
-        }
-        async fn load_table(&self, _: &TableIdent) -> iceberg::Result<Table> {
-            Ok(self.table.clone())
-        }
-        async fn drop_table(&self, t: &TableIdent) -> iceberg::Result<()> {
-            self.inner.drop_table(t).await
-        }
-        async fn purge_table(&self, t: &TableIdent) -> iceberg::Result<()> {
-            self.inner.purge_table(t).await
-        }
-        async fn table_exists(&self, t: &TableIdent) -> iceberg::Result<bool> {
-            self.inner.table_exists(t).await
-        }
-        async fn rename_table(&self, s: &TableIdent, d: &TableIdent) -> iceberg::Result<()> {
-            self.inner.rename_table(s, d).await
-        }
-        async fn register_table(&self, t: &TableIdent, m: String) -> iceberg::Result<Table> {
-            self.inner.register_table(t, m).await
-        }
-        async fn update_table(&self, c: TableCommit) -> iceberg::Result<Table> {
-            self.inner.update_table(c).await.map_err(|e| e.with_retryable(false))
-        }
-    }
-}
+mod stale_view;

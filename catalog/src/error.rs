@@ -161,9 +161,7 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -180,8 +178,7 @@ impl From<Error> for iceberg::Error {
             ErrorKind::InvalidMetadata | ErrorKind::InvalidInput => K::DataInvalid,
             ErrorKind::Storage | ErrorKind::Catalog | ErrorKind::Unexpected => K::Unexpected,
         };
-        let mut out = iceberg::Error::new(kind, format!("{}: {}", e.kind, e.message))
-            .with_retryable(e.retryable);
+        let mut out = iceberg::Error::new(kind, format!("{}: {}", e.kind, e.message)).with_retryable(e.retryable);
         for (k, v) in e.context {
             out = out.with_context(k, v);
         }
@@ -263,6 +260,7 @@ impl From<object_store::Error> for Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -290,7 +288,10 @@ mod tests {
     fn into_iceberg_maps_kinds_and_keeps_context() {
         let cases = [
             (ErrorKind::NamespaceNotFound, iceberg::ErrorKind::NamespaceNotFound),
-            (ErrorKind::NamespaceAlreadyExists, iceberg::ErrorKind::NamespaceAlreadyExists),
+            (
+                ErrorKind::NamespaceAlreadyExists,
+                iceberg::ErrorKind::NamespaceAlreadyExists,
+            ),
             (ErrorKind::TableNotFound, iceberg::ErrorKind::TableNotFound),
             (ErrorKind::TableAlreadyExists, iceberg::ErrorKind::TableAlreadyExists),
             (ErrorKind::CommitConflict, iceberg::ErrorKind::CatalogCommitConflicts),

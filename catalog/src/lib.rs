@@ -29,6 +29,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use sql::{DEFAULT_CATALOG_NAME, SqliteCatalog};
 pub use storage::{ObjectStoreStorage, ObjectStoreStorageFactory, default_store, file_io};
 pub use watermark::{
-    CommitOutcome, WATERMARK_PREFIX, WatermarkCommit, try_watermark, watermark, watermark_key,
-    watermarks,
+    CommitOutcome, WATERMARK_PREFIX, WatermarkCommit, try_watermark, watermark, watermark_key, watermarks,
 };

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use iceberg::io::{
-    FileIO, FileIOBuilder, FileMetadata, FileRead, FileWrite, InputFile, OutputFile, Storage,
-    StorageConfig, StorageFactory,
+    FileIO, FileIOBuilder, FileMetadata, FileRead, FileWrite, InputFile, OutputFile, Storage, StorageConfig,
+    StorageFactory,
 };
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
@@ -72,9 +72,12 @@ impl Resolver {
 /// The object path of `location` in a store scoped to `root`.
 pub(crate) fn object_path(root: &Url, location: &str) -> Result<Path> {
     let outside = |why: &str| {
-        Error::new(ErrorKind::Storage, format!("location is outside the storage root: {why}"))
-            .with_context("location", location)
-            .with_context("root", root.as_str())
+        Error::new(
+            ErrorKind::Storage,
+            format!("location is outside the storage root: {why}"),
+        )
+        .with_context("location", location)
+        .with_context("root", root.as_str())
     };
     // Bare absolute paths are local files: accept them as `file://` URLs.
     let url = if location.starts_with('/') {
@@ -97,9 +100,7 @@ pub(crate) fn object_path(root: &Url, location: &str) -> Result<Path> {
     let path = url.path();
     let under_root = path == root_path
         || root_path.is_empty()
-        || path
-            .strip_prefix(root_path)
-            .is_some_and(|rest| rest.starts_with('/'));
+        || path.strip_prefix(root_path).is_some_and(|rest| rest.starts_with('/'));
     if !under_root {
         return Err(outside("path is not under the root"));
     }
@@ -338,6 +339,7 @@ fn closed_error(location: &str) -> iceberg::Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use object_store::local::LocalFileSystem;
     use object_store::memory::InMemory;
@@ -352,7 +354,7 @@ mod tests {
     }
 
     fn memory() -> (Url, FileIO) {
-        let root = Url::parse("memory://wh/root").unwrap();
+        let root = Url::parse("memory://wh/root/").unwrap();
         (root.clone(), file_io(Arc::new(InMemory::new()), &root))
     }
 
@@ -390,13 +392,19 @@ mod tests {
 
         // delete is idempotent; delete_prefix removes the subtree and only it.
         let sibling = root.join("ns/t2/x").unwrap().to_string();
-        io.new_output(&sibling).unwrap().write(Bytes::from_static(b"x")).await.unwrap();
+        io.new_output(&sibling)
+            .unwrap()
+            .write(Bytes::from_static(b"x"))
+            .await
+            .unwrap();
         io.delete(&missing).await.unwrap();
         io.delete_prefix(root.join("ns/t").unwrap().as_str()).await.unwrap();
         assert!(!io.exists(&loc).await.unwrap());
         assert!(!io.exists(&big).await.unwrap());
         assert!(io.exists(&sibling).await.unwrap());
-        io.delete_stream(futures::stream::iter(vec![sibling.clone()])).await.unwrap();
+        io.delete_stream(futures::stream::iter(vec![sibling.clone()]))
+            .await
+            .unwrap();
         assert!(!io.exists(&sibling).await.unwrap());
     }
 
@@ -442,8 +450,7 @@ mod tests {
     #[tokio::test]
     async fn deserialized_storage_refuses_with_a_clear_error() {
         let root = Url::parse("memory://wh/").unwrap();
-        let storage: Box<dyn Storage> =
-            Box::new(ObjectStoreStorage::new(Arc::new(InMemory::new()), root.clone()));
+        let storage: Box<dyn Storage> = Box::new(ObjectStoreStorage::new(Arc::new(InMemory::new()), root.clone()));
         let json = serde_json::to_string(&storage).unwrap();
         let back: Box<dyn Storage> = serde_json::from_str(&json).unwrap();
         let err = back.read("memory://wh/x").await.unwrap_err();

@@ -97,11 +97,7 @@ pub fn watermark(table_metadata: &TableMetadata, snapshot_id: Option<i64>, shard
 }
 
 /// [`watermark`], but a malformed value is an error naming the snapshot.
-pub fn try_watermark(
-    table_metadata: &TableMetadata,
-    snapshot_id: Option<i64>,
-    shard: &str,
-) -> Result<i64> {
+pub fn try_watermark(table_metadata: &TableMetadata, snapshot_id: Option<i64>, shard: &str) -> Result<i64> {
     let key = watermark_key(shard);
     for snapshot in ancestry(table_metadata, snapshot_id) {
         if let Some(raw) = snapshot.summary().additional_properties.get(&key) {
@@ -169,6 +165,9 @@ fn ancestry(metadata: &TableMetadata, start: Option<i64>) -> impl Iterator<Item 
 }
 
 /// What became of a [`WatermarkCommit`].
+// `Committed` carries the whole table: the outcome is short-lived and boxing
+// it would only add a deref for every caller.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CommitOutcome {
     /// The files and the new watermark are in the table, in `snapshot_id`.
@@ -229,25 +228,33 @@ impl WatermarkCommit {
         }
         let commit_id = uuid::Uuid::now_v7().to_string();
         for attempt in 1..=Self::MAX_ATTEMPTS {
-            let table = catalog
-                .load_table(&self.ident)
-                .await
-                .map_err(|e| context(e.into()))?;
+            let table = catalog.load_table(&self.ident).await.map_err(|e| context(e.into()))?;
             let current = try_watermark(table.metadata(), None, &self.shard).map_err(context)?;
             if current != self.expected {
                 // An earlier attempt of ours may have landed although we saw an
                 // error (e.g. a timeout after the swap): that is success.
                 if let Some(snapshot_id) = find_commit(table.metadata(), &commit_id) {
-                    return Ok(CommitOutcome::Committed { snapshot_id, table, attempts: attempt });
+                    return Ok(CommitOutcome::Committed {
+                        snapshot_id,
+                        table,
+                        attempts: attempt,
+                    });
                 }
                 return Ok(CommitOutcome::Superseded { current });
             }
             match self.try_once(catalog, &table, &commit_id).await {
                 Ok(table) => {
                     let snapshot_id = table.metadata().current_snapshot_id().ok_or_else(|| {
-                        context(Error::new(ErrorKind::Unexpected, "commit returned a table without a snapshot"))
+                        context(Error::new(
+                            ErrorKind::Unexpected,
+                            "commit returned a table without a snapshot",
+                        ))
                     })?;
-                    return Ok(CommitOutcome::Committed { snapshot_id, table, attempts: attempt });
+                    return Ok(CommitOutcome::Committed {
+                        snapshot_id,
+                        table,
+                        attempts: attempt,
+                    });
                 }
                 Err(e) if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts => {
                     tracing::debug!(table = %self.ident, shard = %self.shard, attempt, error = %e, "watermark commit conflict; retrying");
@@ -389,4 +396,5 @@ impl Catalog for Pinned<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -6,6 +6,8 @@
 //! Plus one end-to-end test with real Parquet written through iceberg's
 //! writer and read back through a scan, all via our object_store FileIO.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,7 +40,10 @@ fn sqlite(store: Arc<dyn ObjectStore>, warehouse: impl Fn(&std::path::Path) -> U
     let warehouse = warehouse(dir.path());
     let io = file_io(store, &warehouse);
     let catalog = SqliteCatalog::open(&dir.path().join("catalog.db"), warehouse, io).unwrap();
-    Harness { catalog: Box::new(catalog), _dir: dir }
+    Harness {
+        catalog: Box::new(catalog),
+        _dir: dir,
+    }
 }
 
 async fn sqlite_local() -> Harness {
@@ -48,7 +53,9 @@ async fn sqlite_local() -> Harness {
 }
 
 async fn sqlite_in_memory() -> Harness {
-    sqlite(Arc::new(InMemory::new()), |_| Url::parse("memory://bucket/warehouse").unwrap())
+    sqlite(Arc::new(InMemory::new()), |_| {
+        Url::parse("memory://bucket/warehouse").unwrap()
+    })
 }
 
 async fn iceberg_memory() -> Harness {
@@ -59,7 +66,10 @@ async fn iceberg_memory() -> Harness {
         )
         .await
         .unwrap();
-    Harness { catalog: Box::new(catalog), _dir: tempfile::tempdir().unwrap() }
+    Harness {
+        catalog: Box::new(catalog),
+        _dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 /// One test per check per catalog, so a failure names both.
@@ -83,33 +93,45 @@ macro_rules! suite {
     };
 }
 
-suite!(sqlite_local_fs, sqlite_local, [
-    check_namespaces,
-    check_drop_non_empty_namespace,
-    check_tables,
-    check_append_visible,
-    check_stale_commit_rejected,
-    check_watermark_commits,
-]);
+suite!(
+    sqlite_local_fs,
+    sqlite_local,
+    [
+        check_namespaces,
+        check_drop_non_empty_namespace,
+        check_tables,
+        check_append_visible,
+        check_stale_commit_rejected,
+        check_watermark_commits,
+    ]
+);
 
-suite!(sqlite_in_memory_store, sqlite_in_memory, [
-    check_namespaces,
-    check_drop_non_empty_namespace,
-    check_tables,
-    check_append_visible,
-    check_stale_commit_rejected,
-    check_watermark_commits,
-]);
+suite!(
+    sqlite_in_memory_store,
+    sqlite_in_memory,
+    [
+        check_namespaces,
+        check_drop_non_empty_namespace,
+        check_tables,
+        check_append_visible,
+        check_stale_commit_rejected,
+        check_watermark_commits,
+    ]
+);
 
 // MemoryCatalog drops non-empty namespaces recursively, so that check does
 // not apply; everything else must pass as is.
-suite!(iceberg_memory_catalog, iceberg_memory, [
-    check_namespaces,
-    check_tables,
-    check_append_visible,
-    check_stale_commit_rejected,
-    check_watermark_commits,
-]);
+suite!(
+    iceberg_memory_catalog,
+    iceberg_memory,
+    [
+        check_namespaces,
+        check_tables,
+        check_append_visible,
+        check_stale_commit_rejected,
+        check_watermark_commits,
+    ]
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_all_passes_on_sqlite() {
@@ -134,10 +156,13 @@ async fn parquet_round_trip(h: Harness) {
     );
     let mut writer = DataFileWriterBuilder::new(writer).build(None).await.unwrap();
     let arrow_schema = Arc::new(iceberg::arrow::schema_to_arrow_schema(&schema).unwrap());
-    let batch = RecordBatch::try_new(arrow_schema, vec![
-        Arc::new(Int64Array::from_iter_values(0..1000)),
-        Arc::new(StringArray::from_iter_values((0..1000).map(|i| format!("row {i}")))),
-    ])
+    let batch = RecordBatch::try_new(
+        arrow_schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..1000)),
+            Arc::new(StringArray::from_iter_values((0..1000).map(|i| format!("row {i}")))),
+        ],
+    )
     .unwrap();
     writer.write(batch).await.unwrap();
     let files = writer.close().await.unwrap();

@@ -146,8 +146,10 @@ impl Db {
     pub(crate) fn create_namespace(&self, ns: &str, props: &HashMap<String, String>) -> Result<()> {
         self.write(|tx| {
             if namespace_exists(tx, &self.catalog, ns)? {
-                return Err(Error::new(ErrorKind::NamespaceAlreadyExists, "namespace already exists")
-                    .with_context("namespace", ns));
+                return Err(
+                    Error::new(ErrorKind::NamespaceAlreadyExists, "namespace already exists")
+                        .with_context("namespace", ns),
+                );
             }
             insert_properties(tx, &self.catalog, ns, props)
         })
@@ -278,13 +280,7 @@ impl Db {
 
     /// The commit point: moves the metadata pointer from `old` to `new` only if
     /// it still is `old`. `false` means another writer moved it first.
-    pub(crate) fn swap_metadata_location(
-        &self,
-        ns: &str,
-        table: &str,
-        old: &str,
-        new: &str,
-    ) -> Result<bool> {
+    pub(crate) fn swap_metadata_location(&self, ns: &str, table: &str, old: &str, new: &str) -> Result<bool> {
         let n = self.lock()?.execute(
             "UPDATE iceberg_tables SET metadata_location = ?5, previous_metadata_location = ?4 \
              WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 \
@@ -319,12 +315,7 @@ fn table_row_exists(conn: &Connection, catalog: &str, ns: &str, table: &str) -> 
     )?)
 }
 
-fn insert_properties(
-    conn: &Connection,
-    catalog: &str,
-    ns: &str,
-    props: &HashMap<String, String>,
-) -> Result<()> {
+fn insert_properties(conn: &Connection, catalog: &str, ns: &str, props: &HashMap<String, String>) -> Result<()> {
     let mut stmt = conn.prepare(
         "INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) \
          VALUES (?1, ?2, ?3, ?4)",
@@ -344,11 +335,9 @@ pub(crate) fn namespace_not_found(ns: &str) -> Error {
 }
 
 pub(crate) fn table_not_found(ns: &str, table: &str) -> Error {
-    Error::new(ErrorKind::TableNotFound, "table does not exist")
-        .with_context("table", format!("{ns}.{table}"))
+    Error::new(ErrorKind::TableNotFound, "table does not exist").with_context("table", format!("{ns}.{table}"))
 }
 
 fn table_already_exists(ns: &str, table: &str) -> Error {
-    Error::new(ErrorKind::TableAlreadyExists, "table already exists")
-        .with_context("table", format!("{ns}.{table}"))
+    Error::new(ErrorKind::TableAlreadyExists, "table already exists").with_context("table", format!("{ns}.{table}"))
 }

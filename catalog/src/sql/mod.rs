@@ -18,10 +18,7 @@ use async_trait::async_trait;
 use iceberg::io::FileIO;
 use iceberg::spec::{TableMetadata, TableMetadataBuilder};
 use iceberg::table::Table;
-use iceberg::{
-    Catalog, MetadataLocation, Namespace, NamespaceIdent, Runtime, TableCommit, TableCreation,
-    TableIdent,
-};
+use iceberg::{Catalog, MetadataLocation, Namespace, NamespaceIdent, Runtime, TableCommit, TableCreation, TableIdent};
 use url::Url;
 
 use self::db::{Db, EXISTS_PROPERTY, namespace_not_found, table_not_found};
@@ -53,12 +50,7 @@ impl SqliteCatalog {
 
     /// Like [`SqliteCatalog::open`] for another `catalog_name`: one SQLite
     /// file can hold several catalogs, as with pyiceberg and Java.
-    pub fn open_named(
-        db_path: &Path,
-        name: &str,
-        warehouse: Url,
-        file_io: FileIO,
-    ) -> Result<Self> {
+    pub fn open_named(db_path: &Path, name: &str, warehouse: Url, file_io: FileIO) -> Result<Self> {
         Ok(Self {
             db: Db::open(db_path, name.to_string())?,
             warehouse,
@@ -106,13 +98,11 @@ impl SqliteCatalog {
     }
 
     async fn read_table(&self, ident: &TableIdent, location: String) -> Result<Table> {
-        let metadata = TableMetadata::read_from(&self.file_io, &location)
-            .await
-            .map_err(|e| {
-                Error::from(e)
-                    .with_context("table", ident.to_string())
-                    .with_context("metadata_location", location.as_str())
-            })?;
+        let metadata = TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
+            Error::from(e)
+                .with_context("table", ident.to_string())
+                .with_context("metadata_location", location.as_str())
+        })?;
         self.build_table(ident.clone(), metadata, location)
     }
 
@@ -145,7 +135,10 @@ impl SqliteCatalog {
         // Checked before writing any file so the common error leaves no orphan;
         // `insert_table` checks again under the write lock.
         if self.db.metadata_location(&ns_str, &ident.name)?.is_some() {
-            return Err(context(Error::new(ErrorKind::TableAlreadyExists, "table already exists")));
+            return Err(context(Error::new(
+                ErrorKind::TableAlreadyExists,
+                "table already exists",
+            )));
         }
         let location = match &creation.location {
             Some(loc) => loc.trim_end_matches('/').to_string(),
@@ -263,10 +256,7 @@ fn user_properties(mut props: HashMap<String, String>) -> HashMap<String, String
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
-    async fn list_namespaces(
-        &self,
-        parent: Option<&NamespaceIdent>,
-    ) -> iceberg::Result<Vec<NamespaceIdent>> {
+    async fn list_namespaces(&self, parent: Option<&NamespaceIdent>) -> iceberg::Result<Vec<NamespaceIdent>> {
         let parent_str = parent.map(dotted).transpose()?;
         if let Some(p) = &parent_str
             && !self.db.namespace_exists(p)?
@@ -281,10 +271,7 @@ impl Catalog for SqliteCatalog {
             .into_iter()
             .map(|ns| ns.split('.').take(depth).collect::<Vec<_>>().join("."))
             .collect();
-        Ok(children
-            .iter()
-            .map(|ns| undotted(ns))
-            .collect::<Result<Vec<_>>>()?)
+        Ok(children.iter().map(|ns| undotted(ns)).collect::<Result<Vec<_>>>()?)
     }
 
     async fn create_namespace(
@@ -334,11 +321,7 @@ impl Catalog for SqliteCatalog {
             .collect())
     }
 
-    async fn create_table(
-        &self,
-        namespace: &NamespaceIdent,
-        creation: TableCreation,
-    ) -> iceberg::Result<Table> {
+    async fn create_table(&self, namespace: &NamespaceIdent, creation: TableCreation) -> iceberg::Result<Table> {
         Ok(self.create(namespace, creation).await?)
     }
 
@@ -374,16 +357,10 @@ impl Catalog for SqliteCatalog {
 
     async fn rename_table(&self, src: &TableIdent, dest: &TableIdent) -> iceberg::Result<()> {
         let (src_ns, dst_ns) = (dotted(src.namespace())?, dotted(dest.namespace())?);
-        Ok(self
-            .db
-            .rename_table((&src_ns, src.name()), (&dst_ns, dest.name()))?)
+        Ok(self.db.rename_table((&src_ns, src.name()), (&dst_ns, dest.name()))?)
     }
 
-    async fn register_table(
-        &self,
-        table: &TableIdent,
-        metadata_location: String,
-    ) -> iceberg::Result<Table> {
+    async fn register_table(&self, table: &TableIdent, metadata_location: String) -> iceberg::Result<Table> {
         let ns = dotted(table.namespace())?;
         // Read first: registering a pointer to nothing would make a table that
         // cannot be loaded.
@@ -398,4 +375,5 @@ impl Catalog for SqliteCatalog {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -62,12 +62,20 @@ async fn rows_follow_the_jdbc_catalog_layout() {
     // The marker row is not a user property.
     assert!(catalog.get_namespace(&ns).await.unwrap().properties().is_empty());
     // A parent exists through its child, as in pyiceberg.
-    assert!(catalog.namespace_exists(&NamespaceIdent::new("a".into())).await.unwrap());
+    assert!(
+        catalog
+            .namespace_exists(&NamespaceIdent::new("a".into()))
+            .await
+            .unwrap()
+    );
 
     let table = create_test_table(&catalog, &ns, "t").await.unwrap();
     let first = table.metadata_location().unwrap().to_string();
     let prefix = format!("{}a/b/t/metadata/00000-", fx.warehouse);
-    assert!(first.starts_with(&prefix) && first.ends_with(".metadata.json"), "{first}");
+    assert!(
+        first.starts_with(&prefix) && first.ends_with(".metadata.json"),
+        "{first}"
+    );
     let committed = append(&catalog, table.identifier(), "f1").await.unwrap();
     let second = committed.metadata_location().unwrap().to_string();
     assert!(second.contains("/metadata/00001-"), "{second}");
@@ -144,7 +152,13 @@ async fn two_handles_on_one_file_race_without_losing_commits_or_leaking_metadata
     let metadata_dir = fx.dir.path().join("warehouse/race/t/metadata");
     let versions = std::fs::read_dir(metadata_dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".metadata.json"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".metadata.json")
+        })
         .count();
     assert_eq!(versions, n + 1);
 }
@@ -191,7 +205,10 @@ async fn purge_removes_the_table_folder_and_errors_name_the_table() {
     let err = catalog.load_table(table.identifier()).await.unwrap_err();
     assert_eq!(err.kind(), iceberg::ErrorKind::TableNotFound);
     assert!(err.to_string().contains("ns.t"), "{err}");
-    let err = catalog.drop_namespace(&NamespaceIdent::new("nope".into())).await.unwrap_err();
+    let err = catalog
+        .drop_namespace(&NamespaceIdent::new("nope".into()))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
 

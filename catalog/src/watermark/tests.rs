@@ -69,13 +69,21 @@ async fn racing_shards_each_commit_exactly_once_and_never_regress() {
             }));
         }
     }
+    let mut superseded = 0;
     for t in tasks {
-        t.await.unwrap();
+        superseded += t.await.unwrap();
     }
+    // Not asserted (timing-dependent), but shown: the race is real.
+    eprintln!("{superseded} compactions were superseded and retried");
     let now = catalog.load_table(table.identifier()).await.unwrap();
     let w = watermarks(now.metadata(), None);
     assert_eq!(w, [("a".to_string(), per_shard), ("b".to_string(), per_shard)].into());
-    let files: u64 = now.metadata().current_snapshot().unwrap().summary().additional_properties["total-data-files"]
+    let files: u64 = now
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties["total-data-files"]
         .parse()
         .unwrap();
     assert_eq!(files, 2 * per_shard as u64);
@@ -85,7 +93,10 @@ async fn racing_shards_each_commit_exactly_once_and_never_regress() {
     let mut last: BTreeMap<String, i64> = BTreeMap::new();
     for snapshot in history(now.metadata()) {
         let here = watermarks(now.metadata(), Some(snapshot.snapshot_id()));
-        let moved: Vec<_> = here.iter().filter(|(k, v)| last.get(*k).copied().unwrap_or(0) != **v).collect();
+        let moved: Vec<_> = here
+            .iter()
+            .filter(|(k, v)| last.get(*k).copied().unwrap_or(0) != **v)
+            .collect();
         assert_eq!(moved.len(), 1, "snapshot {} moved {moved:?}", snapshot.snapshot_id());
         let (k, v) = moved[0];
         assert_eq!(*v, last.get(k).copied().unwrap_or(0) + 1);
@@ -119,7 +130,9 @@ async fn same_shard_race_has_exactly_one_winner() {
 #[tokio::test]
 async fn foreign_snapshots_are_walked_through() {
     let (_dir, catalog, table) = setup().await;
-    let CommitOutcome::Committed { snapshot_id: s1, .. } = commit(&table, "a", 0, 7).commit(catalog.as_ref()).await.unwrap() else {
+    let CommitOutcome::Committed { snapshot_id: s1, .. } =
+        commit(&table, "a", 0, 7).commit(catalog.as_ref()).await.unwrap()
+    else {
         panic!("superseded on an empty table");
     };
     commit(&table, "b", 0, 2).commit(catalog.as_ref()).await.unwrap();
@@ -127,7 +140,13 @@ async fn foreign_snapshots_are_walked_through() {
     append(catalog.as_ref(), table.identifier(), "x").await.unwrap();
     let now = append(catalog.as_ref(), table.identifier(), "y").await.unwrap();
     let current = now.metadata().current_snapshot().unwrap();
-    assert!(!current.summary().additional_properties.keys().any(|k| k.starts_with(WATERMARK_PREFIX)));
+    assert!(
+        !current
+            .summary()
+            .additional_properties
+            .keys()
+            .any(|k| k.starts_with(WATERMARK_PREFIX))
+    );
     assert_eq!(watermark(now.metadata(), None, "a"), 7);
     assert_eq!(try_watermark(now.metadata(), None, "b").unwrap(), 2);
     assert_eq!(watermark(now.metadata(), None, "c"), 0);
@@ -135,10 +154,17 @@ async fn foreign_snapshots_are_walked_through() {
     assert_eq!(watermark(now.metadata(), Some(s1), "a"), 7);
 
     // The next thermocline commit carries both forward past the foreign ones.
-    let CommitOutcome::Committed { table: after, .. } = commit(&table, "a", 7, 9).commit(catalog.as_ref()).await.unwrap() else {
+    let CommitOutcome::Committed { table: after, .. } =
+        commit(&table, "a", 7, 9).commit(catalog.as_ref()).await.unwrap()
+    else {
         panic!("superseded");
     };
-    let props = &after.metadata().current_snapshot().unwrap().summary().additional_properties;
+    let props = &after
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties;
     assert_eq!(props.get(&watermark_key("a")).map(String::as_str), Some("9"));
     assert_eq!(props.get(&watermark_key("b")).map(String::as_str), Some("2"));
 }
@@ -148,7 +174,10 @@ async fn bad_requests_and_malformed_watermarks_are_refused() {
     let (_dir, catalog, table) = setup().await;
     let err = commit(&table, "a", 5, 5).commit(catalog.as_ref()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("ns.t") && err.to_string().contains("shard: a"), "{err}");
+    assert!(
+        err.to_string().contains("ns.t") && err.to_string().contains("shard: a"),
+        "{err}"
+    );
 
     // A snapshot whose watermark someone else wrote badly.
     let loaded = catalog.load_table(table.identifier()).await.unwrap();
