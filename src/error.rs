@@ -155,6 +155,9 @@ impl From<DataFusionError> for Error {
                 let message = format!("{ctx}: {}", inner.message);
                 Error { message, ..inner }
             }
+            // DataFusion wraps planning errors with a source span; the
+            // inner error decides the kind.
+            DataFusionError::Diagnostic(_, inner) => (*inner).into(),
             DataFusionError::Shared(shared) => Error::new(ErrorKind::Internal, shared.to_string()),
             DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
                 let text = e.strip_backtrace();

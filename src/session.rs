@@ -63,8 +63,7 @@ impl Session {
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
             // Our tables' strings are Utf8 on both tiers: reading Parquet as
             // Utf8View would only add a cast.
-            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+            .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
         if let Some(n) = warehouse.config.target_partitions {
             config = config.with_target_partitions(n);
         }
@@ -111,6 +110,18 @@ impl Session {
     }
 
     async fn run_datafusion(&self, statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
+        // Errors of an INSERT (a value that does not cast, say) name the table.
+        let target = match &statement {
+            Statement::Insert(insert) => Some(insert.table.to_string()),
+            _ => None,
+        };
+        self.plan_and_run(statement, params).await.map_err(|e| match target {
+            Some(table) if !e.context().iter().any(|(k, _)| *k == "table") => e.with_context("table", table),
+            _ => e,
+        })
+    }
+
+    async fn plan_and_run(&self, statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
         let is_insert = matches!(statement, Statement::Insert(_));
         let is_query = matches!(statement, Statement::Query(_));
         let state = self.ctx.state();

@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -43,6 +44,14 @@ impl HotInsertExec {
         input: Arc<dyn ExecutionPlan>,
         warehouse: Arc<WarehouseInner>,
     ) -> Self {
+        // Callers that build physical plans by hand (CREATE TABLE AS) skip
+        // the optimizer that would honour `required_input_distribution`:
+        // coalesce here so no input partition is ever left unread.
+        let input: Arc<dyn ExecutionPlan> = if input.properties().output_partitioning().partition_count() > 1 {
+            Arc::new(CoalescePartitionsExec::new(input))
+        } else {
+            input
+        };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(count_schema()),
             Partitioning::UnknownPartitioning(1),

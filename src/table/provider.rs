@@ -190,7 +190,7 @@ pub fn user_schema(metadata: &TableMetadata) -> Result<(SchemaRef, Vec<bool>)> {
         fields.push(arrow::datatypes::Field::new(
             field.name(),
             field.data_type().clone(),
-            true,
+            field.is_nullable(),
         ));
     }
     Ok((Arc::new(arrow::datatypes::Schema::new(fields)), required))
