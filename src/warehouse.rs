@@ -283,6 +283,14 @@ impl WarehouseInner {
         Ok(reports)
     }
 
+    /// Delete compacted WAL entries older than `hot_retention` (they are only
+    /// a cache once compacted; reads already skip them).
+    fn expire_hot_cache(&self, table: &TableName) -> Result<u64> {
+        let stats = self.hot.stats(table)?;
+        let keep_since = chrono::Utc::now().timestamp_micros() - self.config.tiering.hot_retention.as_micros() as i64;
+        self.hot.truncate(table, stats.local_watermark, keep_since)
+    }
+
     /// Finish compactions that committed but did not truncate the WAL.
     async fn recover(&self) -> Result<()> {
         let keep_since = chrono::Utc::now().timestamp_micros() - self.config.tiering.hot_retention.as_micros() as i64;
@@ -332,7 +340,11 @@ async fn background_compaction(warehouse: std::sync::Weak<WarehouseInner>) {
                         tracing::warn!("background compaction of {table} failed: {e}");
                     }
                 }
-                Ok(false) => {}
+                Ok(false) => {
+                    if let Err(e) = inner.expire_hot_cache(&table) {
+                        tracing::warn!("expiring compacted rows of {table}: {e}");
+                    }
+                }
                 Err(e) => tracing::warn!("background compaction of {table}: {e}"),
             }
         }
