@@ -132,6 +132,37 @@ impl WarehouseConfig {
     }
 }
 
+/// Parse a size: plain bytes, or with a unit `KB`/`MB`/`GB` (powers of 1000)
+/// or `KiB`/`MiB`/`GiB` (powers of 1024), case-insensitive.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let trimmed = text.trim();
+    let (number, unit) = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((trimmed, ""), |i| trimmed.split_at(i));
+    let bad = || {
+        Error::new(
+            ErrorKind::Config,
+            format!("bad size {text:?}: expected e.g. 134217728, 128MiB, 64MB"),
+        )
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let size = n.checked_mul(multiplier).ok_or_else(bad)?;
+    if size == 0 {
+        return Err(bad());
+    }
+    Ok(size)
+}
+
 /// Parse `90s`, `5m`, `2h`, `7d` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let text = text.trim();
@@ -169,6 +200,16 @@ mod tests {
         assert_eq!(parse_duration("5m")?, Duration::from_secs(300));
         assert_eq!(parse_duration("7d")?, Duration::from_secs(7 * 86_400));
         assert!(parse_duration("5 parsecs").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn sizes() -> Result<()> {
+        assert_eq!(parse_size("134217728")?, 128 << 20);
+        assert_eq!(parse_size("128MiB")?, 128 << 20);
+        assert_eq!(parse_size("64 mb")?, 64_000_000);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12 parsecs").is_err());
         Ok(())
     }
 }

@@ -152,6 +152,12 @@ impl From<DataFusionError> for Error {
             },
             DataFusionError::Context(ctx, inner) => {
                 let inner: Error = (*inner).into();
+                // "Optimizer rule 'simplify_expressions' failed" is how a bad
+                // literal surfaces (constant folding casts it); the user
+                // needs the cast error, not the optimizer's name.
+                if ctx.starts_with("Optimizer rule") {
+                    return inner;
+                }
                 let message = format!("{ctx}: {}", inner.message);
                 Error { message, ..inner }
             }
@@ -171,11 +177,12 @@ impl From<DataFusionError> for Error {
             DataFusionError::NotImplemented(..) => Error::new(ErrorKind::NotSupported, e.strip_backtrace()),
             DataFusionError::ArrowError(..) => {
                 let text = e.strip_backtrace();
-                let kind = if text.contains("Cast error") || text.contains("Cannot cast") {
-                    ErrorKind::Type
-                } else {
-                    ErrorKind::Internal
-                };
+                let kind =
+                    if text.contains("Cast error") || text.contains("Cannot cast") || text.contains("Parser error") {
+                        ErrorKind::Type
+                    } else {
+                        ErrorKind::Internal
+                    };
                 Error::new(kind, text)
             }
             DataFusionError::ParquetError(..) | DataFusionError::ObjectStore(..) | DataFusionError::IoError(..) => {

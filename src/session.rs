@@ -105,6 +105,7 @@ impl Session {
             Command::CreateTable(create) => self.create_table(*create, params).await,
             Command::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
             Command::CreateSchema { name, if_not_exists } => self.create_schema(&name, if_not_exists).await,
+            Command::Describe(name) => self.describe(&name).await,
             Command::DataFusion(statement) => self.run_datafusion(*statement, params).await,
         }
     }
@@ -121,7 +122,10 @@ impl Session {
         })
     }
 
-    async fn plan_and_run(&self, statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
+    async fn plan_and_run(&self, mut statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
+        if let Statement::Insert(insert) = &mut statement {
+            self.decode_bytea_literals(insert).await?;
+        }
         let is_insert = matches!(statement, Statement::Insert(_));
         let is_query = matches!(statement, Statement::Query(_));
         let state = self.ctx.state();
@@ -145,6 +149,72 @@ impl Session {
             "OK".to_string()
         };
         Ok(StatementOutput { tag, schema, batches })
+    }
+
+    /// See [`crate::sql::bytea`].
+    async fn decode_bytea_literals(&self, insert: &mut datafusion::sql::sqlparser::ast::Insert) -> Result<()> {
+        let datafusion::sql::sqlparser::ast::TableObject::TableName(name) = &insert.table else {
+            return Ok(());
+        };
+        // An unknown table is reported by the planner, with its own message.
+        let Ok(provider) = self.ctx.table_provider(name.to_string()).await else {
+            return Ok(());
+        };
+        let schema = provider.schema();
+        let columns: Vec<String> = if insert.columns.is_empty() {
+            schema.fields().iter().map(|f| f.name().clone()).collect()
+        } else {
+            insert
+                .columns
+                .iter()
+                .map(|c| c.to_string().trim_matches('"').to_lowercase())
+                .collect()
+        };
+        let is_bytea = |column: &str| {
+            schema.field_with_name(column).is_ok_and(|f| {
+                matches!(
+                    f.data_type(),
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                )
+            })
+        };
+        crate::sql::bytea::decode_hex_literals(insert, &columns, is_bytea)
+    }
+
+    async fn describe(&self, name: &ObjectName) -> Result<StatementOutput> {
+        let table = resolve_table(name)?;
+        let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
+        let loaded = self.warehouse.load_table(&ident).await?;
+        let schema = loaded.metadata().current_schema();
+        let (mut names, mut types, mut nullable) = (Vec::new(), Vec::new(), Vec::new());
+        for field in schema.as_struct().fields() {
+            if crate::table::hidden::is_hidden(&field.name) {
+                continue;
+            }
+            names.push(field.name.clone());
+            // CREATE TABLE keeps the PostgreSQL spelling in the field doc;
+            // tables made by other engines show the Iceberg type.
+            types.push(field.doc.clone().unwrap_or_else(|| field.field_type.to_string()));
+            nullable.push(if field.required { "NO" } else { "YES" });
+        }
+        let out_schema = Arc::new(Schema::new(vec![
+            Field::new("column_name", DataType::Utf8, false),
+            Field::new("data_type", DataType::Utf8, false),
+            Field::new("is_nullable", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            out_schema.clone(),
+            vec![
+                Arc::new(StringArray::from(names)),
+                Arc::new(StringArray::from(types)),
+                Arc::new(StringArray::from(nullable)),
+            ],
+        )?;
+        Ok(StatementOutput {
+            tag: format!("SELECT {}", batch.num_rows()),
+            schema: out_schema,
+            batches: vec![batch],
+        })
     }
 
     async fn create_schema(&self, name: &str, if_not_exists: bool) -> Result<StatementOutput> {

@@ -304,7 +304,13 @@ impl WarehouseInner {
                     self.hot.drop_wal(&table)?;
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // One broken table (a missing metadata file, say) must not
+                    // keep the others from opening; its WAL stays intact and
+                    // its queries report the error.
+                    tracing::warn!("cannot recover {table}: {e}");
+                    continue;
+                }
             };
             let w = thermocline_catalog::watermark::watermark(loaded.metadata(), None, self.hot.shard());
             if w > 0 {

@@ -157,6 +157,18 @@ pub fn table_definition(
         (props::COMPRESSION.to_string(), "zstd".to_string()),
     ]);
     properties.extend(table_options(table, options)?);
+    // A bad sort column would otherwise only fail at the first compaction.
+    if let Some(list) = properties.get(props::SORT_BY) {
+        for column in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if schema.field_by_name(column).is_none() || hidden::is_hidden(column) {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("sort_by column \"{column}\" does not exist"),
+                )
+                .with_context("table", table));
+            }
+        }
+    }
     Ok(TableDefinition {
         schema,
         partition_spec,
@@ -193,6 +205,13 @@ fn table_options(table: &str, options: &CreateTableOptions) -> Result<HashMap<St
             "sort_by" => props::SORT_BY.to_string(),
             "target_file_size" => props::TARGET_FILE_SIZE.to_string(),
             other => other.to_string(),
+        };
+        let value = if key == props::TARGET_FILE_SIZE {
+            crate::config::parse_size(&value)
+                .map_err(|e| Error::plan(e.message().to_string()).with_context("table", table))?
+                .to_string()
+        } else {
+            value
         };
         out.insert(key, value);
     }

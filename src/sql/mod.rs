@@ -6,6 +6,7 @@
 //! [`Command`]s that the session runs itself; everything else is handed to
 //! DataFusion as an already-parsed AST.
 
+pub mod bytea;
 pub mod ddl;
 pub mod types;
 
@@ -25,6 +26,9 @@ pub enum Command {
     CreateTable(Box<datafusion::sql::sqlparser::ast::CreateTable>),
     /// `DROP TABLE [IF EXISTS] a, b`.
     DropTable { names: Vec<ObjectName>, if_exists: bool },
+    /// `DESCRIBE t`: columns with their PostgreSQL types and NOT NULL, from
+    /// the Iceberg schema (the table of record).
+    Describe(ObjectName),
     /// `CREATE SCHEMA [IF NOT EXISTS] s`: an Iceberg namespace.
     CreateSchema { name: String, if_not_exists: bool },
     /// Anything DataFusion plans: queries, INSERT, EXPLAIN, SHOW, DESCRIBE.
@@ -32,62 +36,112 @@ pub enum Command {
 }
 
 /// Split `sql` into statements and classify each.
+///
+/// Statements are cut out of the original text at top-level `;` tokens (the
+/// tokenizer knows strings, comments and dollar quotes), never rebuilt from
+/// tokens: that would lose escapes such as `'o''brien'`.
 pub fn parse(sql: &str) -> Result<Vec<Command>> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| Error::new(ErrorKind::Plan, format!("syntax error: {e}")))?;
+    let offsets = LineIndex::new(sql);
     let mut commands = Vec::new();
-    let mut current: Vec<Token> = Vec::new();
-    let mut flush = |current: &mut Vec<Token>| -> Result<()> {
-        let meaningful: Vec<&Token> = current.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
-        if meaningful.is_empty() {
-            current.clear();
-            return Ok(());
-        }
-        if let Some(Token::Word(w)) = meaningful.first()
-            && w.value.eq_ignore_ascii_case("checkpoint")
-        {
-            let target = match &meaningful[1..] {
-                [] => None,
-                rest => {
-                    let text: String = rest.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("");
-                    let name = Parser::new(&dialect)
-                        .try_with_sql(&text)
-                        .and_then(|mut p| p.parse_object_name(false))
-                        .map_err(|e| Error::plan(format!("CHECKPOINT takes an optional table name: {e}")))?;
-                    Some(name)
-                }
-            };
-            commands.push(Command::Checkpoint(target));
-            current.clear();
-            return Ok(());
-        }
-        let text: String = current.iter().map(|t| t.to_string()).collect();
-        current.clear();
-        let statements = Parser::new(&dialect)
-            .try_with_sql(&text)
-            .and_then(|mut p| p.parse_statements())
-            .map_err(|e| Error::new(ErrorKind::Plan, format!("syntax error: {e}")))?;
-        for statement in statements {
-            commands.push(classify(statement)?);
-        }
-        Ok(())
-    };
-    for token in tokens {
-        if token.token == Token::SemiColon {
-            flush(&mut current)?;
-        } else {
-            current.push(token.token);
+    let mut start = 0;
+    let mut first_word: Option<String> = None;
+    for token in &tokens {
+        match &token.token {
+            Token::SemiColon => {
+                let end = offsets.offset(token.span.start.line, token.span.start.column);
+                parse_one(&sql[start..end], first_word.take(), &mut commands)?;
+                start = end + 1;
+            }
+            Token::Whitespace(_) => {}
+            Token::Word(w) if first_word.is_none() => first_word = Some(w.value.to_lowercase()),
+            _ if first_word.is_none() => first_word = Some(String::new()),
+            _ => {}
         }
     }
-    flush(&mut current)?;
+    parse_one(&sql[start.min(sql.len())..], first_word, &mut commands)?;
     Ok(commands)
+}
+
+fn parse_one(text: &str, first_word: Option<String>, commands: &mut Vec<Command>) -> Result<()> {
+    let dialect = PostgreSqlDialect {};
+    match first_word.as_deref() {
+        None => Ok(()), // only whitespace and comments
+        Some("checkpoint") => {
+            let mut parser = Parser::new(&dialect)
+                .try_with_sql(text)
+                .map_err(|e| Error::plan(format!("syntax error: {e}")))?;
+            parser.next_token(); // CHECKPOINT
+            let target = if parser.peek_token().token == Token::EOF {
+                None
+            } else {
+                Some(
+                    parser
+                        .parse_object_name(false)
+                        .map_err(|e| Error::plan(format!("CHECKPOINT takes an optional table name: {e}")))?,
+                )
+            };
+            if parser.peek_token().token != Token::EOF {
+                return Err(Error::plan("CHECKPOINT takes an optional table name and nothing else"));
+            }
+            commands.push(Command::Checkpoint(target));
+            Ok(())
+        }
+        Some(_) => {
+            let statements = Parser::new(&dialect)
+                .try_with_sql(text)
+                .and_then(|mut p| p.parse_statements())
+                .map_err(|e| Error::new(ErrorKind::Plan, format!("syntax error: {e}")))?;
+            for statement in statements {
+                commands.push(classify(statement)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Maps the tokenizer's (line, column) positions, both 1-based and counted
+/// in characters, to byte offsets in the text.
+struct LineIndex {
+    /// Byte offset of the first character of each line.
+    line_starts: Vec<usize>,
+    text: String,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut line_starts = vec![0];
+        for (i, c) in text.char_indices() {
+            if c == '\n' {
+                line_starts.push(i + 1);
+            }
+        }
+        Self {
+            line_starts,
+            text: text.to_string(),
+        }
+    }
+
+    fn offset(&self, line: u64, column: u64) -> usize {
+        let line_start = self
+            .line_starts
+            .get(line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text[line_start..]
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(self.text.len(), |(i, _)| line_start + i)
+    }
 }
 
 fn classify(statement: Statement) -> Result<Command> {
     Ok(match statement {
         Statement::CreateTable(create) => Command::CreateTable(Box::new(create)),
+        Statement::ExplainTable { table_name, .. } => Command::Describe(table_name),
         Statement::Drop {
             object_type: ObjectType::Table,
             if_exists,
@@ -145,6 +199,17 @@ mod tests {
         assert!(matches!(&commands[2], Command::Checkpoint(None)));
         assert!(matches!(&commands[3], Command::Checkpoint(Some(n)) if n.to_string() == "s.t"));
         assert!(matches!(&commands[4], Command::DataFusion(_)));
+        Ok(())
+    }
+
+    #[test]
+    fn quotes_and_semicolons_inside_strings_survive_the_split() -> Result<()> {
+        let commands = parse("SELECT 'o''brien; x'; -- done;\nSELECT $$a;b$$, 'é;' /* ; */ ;")?;
+        assert_eq!(commands.len(), 2);
+        let Command::DataFusion(first) = &commands[0] else {
+            panic!("expected a query");
+        };
+        assert_eq!(first.to_string(), "SELECT 'o''brien; x'");
         Ok(())
     }
 

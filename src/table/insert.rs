@@ -104,7 +104,7 @@ pub fn validate_batch(
         let column = if column.data_type() == field.data_type() {
             column.clone()
         } else {
-            arrow::compute::cast(column, field.data_type()).map_err(|e| {
+            crate::table::strict_cast(column, field.data_type()).map_err(|e| {
                 Error::new(
                     ErrorKind::Type,
                     format!(

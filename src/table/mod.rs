@@ -15,3 +15,17 @@ pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};
 pub use hot_scan::HotScanExec;
 pub use provider::TieredTable;
 pub use tiered_scan::{CutSummary, TieredScanExec};
+
+/// Cast that fails on a value it cannot convert. Arrow's default cast is
+/// "safe": it turns such values into NULL, which on a write path silently
+/// stores NULL where the user sent 'abc'.
+pub fn strict_cast(
+    array: &arrow::array::ArrayRef,
+    to: &arrow::datatypes::DataType,
+) -> Result<arrow::array::ArrayRef, arrow::error::ArrowError> {
+    let options = arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    arrow::compute::cast_with_options(array, to, &options)
+}

@@ -27,7 +27,6 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::empty::EmptyExec;
 use futures::TryStreamExt;
 use iceberg::TableIdent;
 use iceberg::scan::FileScanTask;
@@ -35,7 +34,7 @@ use iceberg::spec::TableMetadata;
 
 use super::hot_scan::HotScanExec;
 use super::insert::HotInsertExec;
-use super::tiered_scan::{CutSummary, TieredScanExec};
+use super::tiered_scan::{ColdFiles, CutSummary, TieredScanExec};
 use super::{hidden, predicate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::{HotSnapshot, Lsn, TableName};
@@ -93,7 +92,7 @@ impl TieredTable {
         filters: &[Expr],
         limit: Option<usize>,
         cut: &mut CutSummary,
-    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    ) -> Result<Option<(Arc<dyn ExecutionPlan>, ColdFiles)>> {
         let metadata = table.metadata();
         let Some(snapshot) = metadata.current_snapshot() else {
             return Ok(None);
@@ -156,6 +155,20 @@ impl TieredTable {
                 lightest.1.push(file);
             }
         }
+        let cold_files = ColdFiles {
+            store: self.warehouse.store_for(&store_url)?,
+            groups: groups
+                .iter()
+                .map(|(_, g)| {
+                    g.iter()
+                        .map(|f| {
+                            let location = self.warehouse.location_of(&store_url, &f.object_meta.location);
+                            (location, f.object_meta.location.clone(), f.object_meta.size)
+                        })
+                        .collect()
+                })
+                .collect(),
+        };
         let file_groups = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
 
         let mut source = ParquetSource::new(self.schema.clone())
@@ -171,7 +184,7 @@ impl TieredTable {
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        Ok(Some(DataSourceExec::from_data_source(config)))
+        Ok(Some((DataSourceExec::from_data_source(config), cold_files)))
     }
 }
 
@@ -186,11 +199,14 @@ pub fn user_schema(metadata: &TableMetadata) -> Result<(SchemaRef, Vec<bool>)> {
         }
         required.push(!field.is_nullable());
         // Plain fields: the DataFusion side never needs Parquet field ids, and
-        // metadata would make hot and cold schemas differ.
+        // metadata would make hot and cold schemas differ. All nullable on
+        // purpose: DataFusion would otherwise reject a NULL while building
+        // the VALUES batch, before our check can name the column the way
+        // PostgreSQL does. NOT NULL lives in `required` and in Iceberg.
         fields.push(arrow::datatypes::Field::new(
             field.name(),
             field.data_type().clone(),
-            field.is_nullable(),
+            true,
         ));
     }
     Ok((Arc::new(arrow::datatypes::Schema::new(fields)), required))
@@ -270,11 +286,11 @@ impl TableProvider for TieredTable {
             projected.clone(),
         ));
         let mut children = vec![hot_exec];
-        children.extend(cold);
-        if children.is_empty() {
-            return Ok(Arc::new(EmptyExec::new(projected)));
-        }
-        Ok(Arc::new(TieredScanExec::try_new(cut, children)?))
+        let cold_files = cold.map(|(plan, files)| {
+            children.push(plan);
+            files
+        });
+        Ok(Arc::new(TieredScanExec::try_new(cut, children, cold_files)?))
     }
 
     async fn insert_into(

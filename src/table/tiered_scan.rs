@@ -5,12 +5,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
 
+use crate::error::{Error, ErrorKind};
 use crate::hot::Lsn;
 
 /// What the scan reads, for EXPLAIN and for tests.
@@ -33,17 +38,58 @@ impl CutSummary {
     }
 }
 
+/// The Parquet files behind each cold partition, kept so that a read error
+/// can name the file that caused it.
+#[derive(Debug, Clone)]
+pub struct ColdFiles {
+    pub store: Arc<dyn ObjectStore>,
+    /// Per cold partition: (location, path in the store, size in bytes).
+    pub groups: Vec<Vec<(String, Path, u64)>>,
+}
+
+impl ColdFiles {
+    /// Find which file of a partition is unreadable by opening each footer.
+    /// Runs only after a read failed, so it costs nothing on the happy path.
+    async fn diagnose(self, table: String, group: usize, error: DataFusionError) -> DataFusionError {
+        use parquet::arrow::ParquetRecordBatchStreamBuilder;
+        use parquet::arrow::async_reader::ParquetObjectReader;
+        let files = self.groups.get(group).cloned().unwrap_or_default();
+        for (location, path, size) in &files {
+            let reader = ParquetObjectReader::new(self.store.clone(), path.clone()).with_file_size(*size);
+            if let Err(e) = ParquetRecordBatchStreamBuilder::new(reader).await {
+                return Error::new(ErrorKind::Storage, "corrupt or unreadable Parquet file")
+                    .with_context("table", &table)
+                    .with_context("file", location)
+                    .with_source(e)
+                    .into();
+            }
+        }
+        let names: Vec<&str> = files.iter().map(|(l, _, _)| l.as_str()).collect();
+        Error::new(ErrorKind::Storage, format!("reading Parquet failed: {error}"))
+            .with_context("table", &table)
+            .with_context("files", names.join(", "))
+            .into()
+    }
+}
+
 /// Union of the tiers of one table. Partitions are the hot side's followed by
 /// the cold side's.
 #[derive(Debug)]
 pub struct TieredScanExec {
     cut: CutSummary,
     children: Vec<Arc<dyn ExecutionPlan>>,
+    cold_files: Option<ColdFiles>,
     properties: Arc<PlanProperties>,
 }
 
 impl TieredScanExec {
-    pub fn try_new(cut: CutSummary, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Self> {
+    /// `children` is the hot scan, then (if any) the cold scan whose
+    /// partitions are `cold_files.groups`.
+    pub fn try_new(
+        cut: CutSummary,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        cold_files: Option<ColdFiles>,
+    ) -> Result<Self> {
         let Some(first) = children.first() else {
             return datafusion::common::internal_err!("TieredScanExec needs at least one tier");
         };
@@ -61,6 +107,7 @@ impl TieredScanExec {
         Ok(Self {
             cut,
             children,
+            cold_files,
             properties,
         })
     }
@@ -113,14 +160,34 @@ impl ExecutionPlan for TieredScanExec {
     }
 
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::try_new(self.cut.clone(), children)?))
+        Ok(Arc::new(Self::try_new(
+            self.cut.clone(),
+            children,
+            self.cold_files.clone(),
+        )?))
     }
 
     fn execute(&self, mut partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        for child in &self.children {
+        for (index, child) in self.children.iter().enumerate() {
             let count = child.properties().output_partitioning().partition_count();
             if partition < count {
-                return child.execute(partition, context);
+                let stream = child.execute(partition, context)?;
+                let Some(files) = self.cold_files.clone().filter(|_| index > 0) else {
+                    return Ok(stream);
+                };
+                let schema = stream.schema();
+                let table = self.cut.table.clone();
+                let named = stream.then(move |batch| {
+                    let files = files.clone();
+                    let table = table.clone();
+                    async move {
+                        match batch {
+                            Ok(batch) => Ok(batch),
+                            Err(e) => Err(files.diagnose(table, partition, e).await),
+                        }
+                    }
+                });
+                return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, named)));
             }
             partition -= count;
         }

@@ -98,7 +98,15 @@ pub async fn compact_table(
     report.rows = batch.num_rows() as u64;
     progress.begin(&format!("compacting {table}"), report.rows);
     let batch = sort_for_layout(&iceberg_table, batch)?;
-    let files = write_files(&iceberg_table, batch, &shard, upto, progress).await?;
+    let files = write_files(
+        &iceberg_table,
+        batch,
+        &shard,
+        upto,
+        progress,
+        wh.config.tiering.target_file_size,
+    )
+    .await?;
     report.files = files.len();
     report.bytes = files.iter().map(|f| f.file_size_in_bytes()).sum();
 
@@ -166,7 +174,7 @@ fn wal_rows(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> Res
                 hidden::SHARD => Arc::new(StringArray::from(vec![shard; n])),
                 name => match rows.column_by_name(name) {
                     Some(c) if c.data_type() == field.data_type() => c.clone(),
-                    Some(c) => arrow::compute::cast(c, field.data_type())?,
+                    Some(c) => crate::table::strict_cast(c, field.data_type())?,
                     // A column added after these rows were written.
                     None => arrow::array::new_null_array(field.data_type(), n),
                 },
@@ -228,14 +236,23 @@ async fn write_files(
     shard: &str,
     upto: Lsn,
     progress: &dyn Progress,
+    default_file_size: u64,
 ) -> Result<Vec<DataFile>> {
     let metadata = table.metadata();
     let schema = metadata.current_schema().clone();
-    let target_file_size = metadata
-        .properties()
-        .get(props::TARGET_FILE_SIZE)
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(128 * 1024 * 1024);
+    // The table's property wins (CREATE TABLE validated and normalised it to
+    // bytes); a value another engine wrote badly falls back, with a warning.
+    let target_file_size = match metadata.properties().get(props::TARGET_FILE_SIZE) {
+        None => default_file_size,
+        Some(v) => crate::config::parse_size(v).unwrap_or_else(|e| {
+            tracing::warn!(
+                "table {}: ignoring {}: {e}",
+                table.identifier(),
+                props::TARGET_FILE_SIZE
+            );
+            default_file_size
+        }),
+    } as usize;
     let writer_props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).map_err(|e| Error::internal("zstd level").with_source(e))?,
