@@ -15,7 +15,9 @@ pub fn parse_table_name(text: &str) -> Result<TableName> {
     match parts.as_slice() {
         [name] if !name.is_empty() => Ok(TableName::new(thermocline::warehouse::DEFAULT_NAMESPACE, *name)),
         [namespace, name] if !namespace.is_empty() && !name.is_empty() => Ok(TableName::new(*namespace, *name)),
-        _ => Err(Error::plan(format!("table name \"{text}\" must be NAME or SCHEMA.NAME"))),
+        _ => Err(Error::plan(format!(
+            "table name \"{text}\" must be NAME or SCHEMA.NAME"
+        ))),
     }
 }
 
@@ -67,7 +69,11 @@ pub async fn maintain(wh: &Warehouse, options: &MaintenanceOptions) -> Result<Ve
 }
 
 pub fn maintenance_summary(r: &MaintenanceReport, dry_run: bool) -> String {
-    let (expired, deleted) = if dry_run { ("would expire", "would delete") } else { ("expired", "deleted") };
+    let (expired, deleted) = if dry_run {
+        ("would expire", "would delete")
+    } else {
+        ("expired", "deleted")
+    };
     let mut text = format!(
         "{}: {expired} {} snapshot{}, {deleted} {} orphan file{}\n",
         r.table,
@@ -99,7 +105,11 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]

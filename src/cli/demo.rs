@@ -66,17 +66,12 @@ const QUERIES: [(&str, &str); 5] = [
         "SELECT kind, count(*) AS events, round(avg(amount), 2) AS avg_amount
          FROM events GROUP BY kind ORDER BY events DESC",
     ),
-    (
-        "One tenant, one hour (day and bucket pruning)",
-        POINT_QUERY,
-    ),
-    (
-        "The last two days by kind (hot tail + newest files)",
-        RECENT_QUERY,
-    ),
+    ("One tenant, one hour (day and bucket pruning)", POINT_QUERY),
+    ("The last two days by kind (hot tail + newest files)", RECENT_QUERY),
 ];
 
-const POINT_QUERY: &str = "SELECT count(*) AS events, min(ts) AS first, max(ts) AS last, round(sum(amount), 2) AS revenue
+const POINT_QUERY: &str =
+    "SELECT count(*) AS events, min(ts) AS first, max(ts) AS last, round(sum(amount), 2) AS revenue
          FROM events
          WHERE tenant_id = 42 AND ts >= '2025-06-15T12:00:00Z' AND ts < '2025-06-15T13:00:00Z'";
 
@@ -131,7 +126,9 @@ pub async fn run(wh: &Warehouse, rows: u64, hot_rows: u64) -> Result<()> {
 
     println!("Demo finished in {:.1} s.\n", started.elapsed().as_secs_f64());
     println!("The warehouse is {root}:");
-    println!("  Iceberg catalog  {root}/catalog.db   (SQL catalog \"thermocline\", the schema pyiceberg's SqlCatalog uses)");
+    println!(
+        "  Iceberg catalog  {root}/catalog.db   (SQL catalog \"thermocline\", the schema pyiceberg's SqlCatalog uses)"
+    );
     println!("  Parquet data     {root}/data/");
     println!("  hot tier         {root}/hot/{}.db", wh.config().shard);
     println!("Query it:  thermocline --warehouse {root} sql");
@@ -141,7 +138,9 @@ pub async fn run(wh: &Warehouse, rows: u64, hot_rows: u64) -> Result<()> {
         hot.rows
     );
     println!("  from pyiceberg.catalog.sql import SqlCatalog");
-    println!("  catalog = SqlCatalog(\"thermocline\", uri=\"sqlite:///{root}/catalog.db\", warehouse=\"file://{root}/data\")");
+    println!(
+        "  catalog = SqlCatalog(\"thermocline\", uri=\"sqlite:///{root}/catalog.db\", warehouse=\"file://{root}/data\")"
+    );
     println!("  print(catalog.load_table(\"public.events\").scan().to_arrow().num_rows)");
     Ok(())
 }
@@ -203,7 +202,9 @@ fn string_column(batch: &RecordBatch, index: usize) -> Option<&StringArray> {
 }
 
 fn single(mut outputs: Vec<StatementOutput>) -> Result<StatementOutput> {
-    outputs.pop().ok_or_else(|| Error::internal("a demo query returned no result"))
+    outputs
+        .pop()
+        .ok_or_else(|| Error::internal("a demo query returned no result"))
 }
 
 fn print_rows(output: &StatementOutput) -> Result<()> {

@@ -35,7 +35,12 @@ impl Format {
 }
 
 /// Write one statement's rows to `out` in `format`.
-pub fn write_rows(out: &mut dyn Write, format: Format, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(), ArrowError> {
+pub fn write_rows(
+    out: &mut dyn Write,
+    format: Format,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), ArrowError> {
     match format {
         Format::Table => write_table(out, schema, batches),
         Format::Csv => write_csv(out, schema, batches),
@@ -107,15 +112,17 @@ mod tests {
             Field::new("id", DataType::Int32, false),
             Field::new("name", DataType::Utf8, true),
             Field::new("amount", DataType::Float64, true),
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())), true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+                true,
+            ),
         ]));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int32Array::from(vec![1, 2])),
             Arc::new(StringArray::from(vec![Some("a, \"b\""), None])),
             Arc::new(Float64Array::from(vec![Some(1.5), None])),
-            Arc::new(
-                TimestampMicrosecondArray::from(vec![Some(1_748_779_200_000_000), None]).with_timezone("+00:00"),
-            ),
+            Arc::new(TimestampMicrosecondArray::from(vec![Some(1_748_779_200_000_000), None]).with_timezone("+00:00")),
         ];
         let batch = RecordBatch::try_new(schema.clone(), columns).expect("valid batch");
         (schema, vec![batch])
@@ -164,7 +171,10 @@ mod tests {
     fn csv_has_header_quotes_and_empty_nulls() {
         let (schema, batches) = sample();
         let text = render(Format::Csv, &schema, &batches);
-        assert_eq!(text, "id,name,amount,ts\n1,\"a, \"\"b\"\"\",1.5,2025-06-01 12:00:00+00:00\n2,,,\n");
+        assert_eq!(
+            text,
+            "id,name,amount,ts\n1,\"a, \"\"b\"\"\",1.5,2025-06-01 12:00:00+00:00\n2,,,\n"
+        );
     }
 
     #[test]
@@ -183,7 +193,11 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["name"], "a, \"b\"");
         assert_eq!(rows[0]["amount"], 1.5);
-        assert!(rows[0]["ts"].as_str().is_some_and(|ts| ts.starts_with("2025-06-01T12:00:00")));
+        assert!(
+            rows[0]["ts"]
+                .as_str()
+                .is_some_and(|ts| ts.starts_with("2025-06-01T12:00:00"))
+        );
         assert!(rows[1]["name"].is_null() && rows[1].get("amount").is_some());
         assert!(rows[1]["ts"].is_null());
     }

@@ -28,7 +28,11 @@ use self::format::Format;
 use self::sql::{Printer, Source, Stop, print_error};
 
 #[derive(Debug, Parser)]
-#[command(name = "thermocline", version, about = "Lakehouse SQL over a SQLite hot tier and Apache Iceberg tables")]
+#[command(
+    name = "thermocline",
+    version,
+    about = "Lakehouse SQL over a SQLite hot tier and Apache Iceberg tables"
+)]
 #[command(after_help = "Log level: RUST_LOG (e.g. RUST_LOG=thermocline=debug), default warn, to stderr.")]
 struct Cli {
     /// The warehouse: a folder or file:// URL holding catalog.db, hot/ and data/.
@@ -130,7 +134,10 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            print_error(&Error::new(ErrorKind::Internal, "cannot start the async runtime").with_source(e), None);
+            print_error(
+                &Error::new(ErrorKind::Internal, "cannot start the async runtime").with_source(e),
+                None,
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -148,7 +155,10 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// How a command failed.
@@ -188,7 +198,11 @@ fn run(runtime: &Runtime, cli: Cli, sql_matches: Option<&ArgMatches>) -> Result<
                 let session = wh.session();
                 return Ok(repl::run(runtime, &session, printer)?);
             }
-            let sources = if sources.is_empty() { vec![Source::File(PathBuf::from("-"))] } else { sources };
+            let sources = if sources.is_empty() {
+                vec![Source::File(PathBuf::from("-"))]
+            } else {
+                sources
+            };
             // One-shot: compaction that is due runs before a statement
             // returns, as nothing would be left running to do it later.
             let wh = open(runtime, &cli, CompactionMode::Inline)?;
@@ -247,7 +261,10 @@ mod tests {
 
     fn sources(args: &[&str]) -> Vec<String> {
         let matches = Cli::command().get_matches_from(args);
-        let sql = matches.subcommand_matches("sql").map(ordered_sources).unwrap_or_default();
+        let sql = matches
+            .subcommand_matches("sql")
+            .map(ordered_sources)
+            .unwrap_or_default();
         sql.into_iter()
             .map(|s| match s {
                 Source::Command(c) => format!("c:{c}"),
@@ -258,7 +275,18 @@ mod tests {
 
     #[test]
     fn commands_and_files_keep_their_order() {
-        let got = sources(&["thermocline", "sql", "-f", "a.sql", "-c", "SELECT 1", "-f", "b.sql", "-c", "SELECT 2"]);
+        let got = sources(&[
+            "thermocline",
+            "sql",
+            "-f",
+            "a.sql",
+            "-c",
+            "SELECT 1",
+            "-f",
+            "b.sql",
+            "-c",
+            "SELECT 2",
+        ]);
         assert_eq!(got, ["f:a.sql", "c:SELECT 1", "f:b.sql", "c:SELECT 2"]);
     }
 

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
+use rustyline::DefaultEditor;
 use rustyline::config::Config;
 use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
 use thermocline::{Error, ErrorKind, Session};
 use tokio::runtime::Runtime;
 
@@ -47,7 +47,10 @@ pub fn history_path() -> Option<PathBuf> {
 
 /// Run the prompt until `\q` or Ctrl-D.
 pub fn run(runtime: &Runtime, session: &Session, mut printer: Printer) -> Result<(), Error> {
-    let config = Config::builder().auto_add_history(false).history_ignore_space(true).build();
+    let config = Config::builder()
+        .auto_add_history(false)
+        .history_ignore_space(true)
+        .build();
     let mut editor = DefaultEditor::with_config(config)
         .map_err(|e| Error::new(ErrorKind::Config, "cannot start the line editor").with_source(e))?;
     let history = history_path();
@@ -55,7 +58,10 @@ pub fn run(runtime: &Runtime, session: &Session, mut printer: Printer) -> Result
         // A missing history file is the normal first run.
         let _ = editor.load_history(path);
     }
-    println!("thermocline {} — type \\? for help, \\q to quit.", env!("CARGO_PKG_VERSION"));
+    println!(
+        "thermocline {} — type \\? for help, \\q to quit.",
+        env!("CARGO_PKG_VERSION")
+    );
 
     let mut buffer = String::new();
     loop {

@@ -28,7 +28,9 @@ pub struct Split {
 enum State {
     Code,
     /// `'...'`; `escapes` for `E'...'` where a backslash escapes a quote.
-    String { escapes: bool },
+    String {
+        escapes: bool,
+    },
     QuotedIdent,
     LineComment,
     /// `/* ... */`, which PostgreSQL nests.
@@ -112,7 +114,11 @@ pub fn split(text: &str) -> Split {
             }
             State::BlockComment(depth) => {
                 if c == '*' && next == Some('/') {
-                    state = if depth == 1 { State::Code } else { State::BlockComment(depth - 1) };
+                    state = if depth == 1 {
+                        State::Code
+                    } else {
+                        State::BlockComment(depth - 1)
+                    };
                     i += 1;
                 } else if c == '/' && next == Some('*') {
                     state = State::BlockComment(depth + 1);
@@ -179,7 +185,13 @@ mod tests {
     fn splits_at_semicolons_and_keeps_the_rest() {
         let s = split("SELECT 1; SELECT 2;\nSELECT");
         assert_eq!(texts(&s), ["SELECT 1", "SELECT 2"]);
-        assert_eq!(s.rest, Some(Statement { text: "SELECT".into(), line: 2 }));
+        assert_eq!(
+            s.rest,
+            Some(Statement {
+                text: "SELECT".into(),
+                line: 2
+            })
+        );
     }
 
     #[test]
@@ -188,7 +200,10 @@ mod tests {
         let s = split(sql);
         assert_eq!(
             texts(&s),
-            ["SELECT 'a;''b', \"c;d\" -- x;y\n, 1 /* p; /* q; */ r; */ FROM t", "SELECT E'\\';'"]
+            [
+                "SELECT 'a;''b', \"c;d\" -- x;y\n, 1 /* p; /* q; */ r; */ FROM t",
+                "SELECT E'\\';'"
+            ]
         );
         assert_eq!(s.rest, None);
     }
@@ -196,7 +211,10 @@ mod tests {
     #[test]
     fn dollar_quotes_hide_semicolons_but_parameters_do_not() {
         let s = split("SELECT $$a;b$$, $tag$ ; $$ $tag$; INSERT INTO t VALUES ($1); x");
-        assert_eq!(texts(&s), ["SELECT $$a;b$$, $tag$ ; $$ $tag$", "INSERT INTO t VALUES ($1)"]);
+        assert_eq!(
+            texts(&s),
+            ["SELECT $$a;b$$, $tag$ ; $$ $tag$", "INSERT INTO t VALUES ($1)"]
+        );
         assert_eq!(s.rest.map(|r| r.text), Some("x".to_string()));
     }
 

@@ -88,7 +88,9 @@ impl Printer {
             Ok(())
         } else {
             let mut stdout = io::stdout().lock();
-            writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(|e| output_error(&e))
+            writeln!(stdout, "{line}")
+                .and_then(|()| stdout.flush())
+                .map_err(|e| output_error(&e))
         }
     }
 
@@ -139,7 +141,9 @@ fn read_source(path: &Path) -> Result<String, Error> {
 /// `ERROR:  message` and `SQLSTATE xxxxx`, prefixed with the file and line
 /// of the statement when it came from a file.
 pub fn print_error(e: &Error, origin: Option<Origin<'_>>) {
-    let prefix = origin.map(|o| format!("thermocline:{}:{}: ", o.file, o.line)).unwrap_or_default();
+    let prefix = origin
+        .map(|o| format!("thermocline:{}:{}: ", o.file, o.line))
+        .unwrap_or_default();
     eprintln!("{prefix}ERROR:  {e}\nSQLSTATE {}", e.kind().sqlstate());
 }
 
