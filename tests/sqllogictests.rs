@@ -85,7 +85,11 @@ struct Case {
 
 impl Case {
     fn name(&self) -> String {
-        let file = self.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = self
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         format!("{file}::{}", self.mode.name())
     }
 }
@@ -174,7 +178,10 @@ impl sqllogictest::AsyncDB for Db {
         if !output.has_rows() {
             return Ok(DBOutput::StatementComplete(tag_count(&output.tag)));
         }
-        let explain = sql.trim_start().get(..7).is_some_and(|w| w.eq_ignore_ascii_case("explain"));
+        let explain = sql
+            .trim_start()
+            .get(..7)
+            .is_some_and(|w| w.eq_ignore_ascii_case("explain"));
         render(&output, explain.then_some(self.root.as_str()))
     }
 
@@ -203,8 +210,11 @@ fn render(output: &StatementOutput, explain_root: Option<&str>) -> Result<DBOutp
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
     for batch in &output.batches {
-        let columns: Vec<Vec<String>> =
-            batch.columns().iter().map(|c| column_strings(c, &options)).collect::<Result<_, _>>()?;
+        let columns: Vec<Vec<String>> = batch
+            .columns()
+            .iter()
+            .map(|c| column_strings(c, &options))
+            .collect::<Result<_, _>>()?;
         for row in 0..batch.num_rows() {
             let cells: Vec<String> = columns
                 .iter()
@@ -267,7 +277,12 @@ fn expand_lines(cells: Vec<String>, rows: &mut Vec<Vec<String>>) {
     let split: Vec<Vec<&str>> = cells.iter().map(|c| c.lines().collect()).collect();
     let height = split.iter().map(Vec::len).max().unwrap_or(1);
     for line in 0..height {
-        rows.push(split.iter().map(|c| c.get(line).copied().unwrap_or("").to_string()).collect());
+        rows.push(
+            split
+                .iter()
+                .map(|c| c.get(line).copied().unwrap_or("").to_string())
+                .collect(),
+        );
     }
 }
 
@@ -308,7 +323,9 @@ fn normalise_snapshot(token: &str) -> String {
 }
 
 fn plain_only(path: &Path) -> bool {
-    let explain = path.file_name().is_some_and(|f| f.to_string_lossy().starts_with("explain_"));
+    let explain = path
+        .file_name()
+        .is_some_and(|f| f.to_string_lossy().starts_with("explain_"));
     let marked = std::fs::read_to_string(path)
         .map(|text| text.lines().take(20).any(|l| l.trim() == "# mode: plain-only"))
         .unwrap_or(false);
@@ -332,9 +349,15 @@ fn slt_files() -> Vec<PathBuf> {
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     for path in slt_files() {
-        out.push(Case { path: path.clone(), mode: Mode::Plain });
+        out.push(Case {
+            path: path.clone(),
+            mode: Mode::Plain,
+        });
         if !plain_only(&path) {
-            out.push(Case { path, mode: Mode::Checkpoint });
+            out.push(Case {
+                path,
+                mode: Mode::Checkpoint,
+            });
         }
     }
     out
@@ -345,20 +368,39 @@ async fn open_warehouse(dir: &Path) -> Result<Warehouse, String> {
         .with_shard("local")
         .with_compaction(CompactionMode::Manual)
         .with_target_partitions(2);
-    Warehouse::open(config).await.map_err(|e| format!("cannot open the warehouse in {}: {e}", dir.display()))
+    Warehouse::open(config)
+        .await
+        .map_err(|e| format!("cannot open the warehouse in {}: {e}", dir.display()))
 }
 
-type Runner = sqllogictest::Runner<Db, Box<dyn FnMut() -> futures::future::Ready<Result<Db, thermocline::Error>> + Send>>;
+type Runner =
+    sqllogictest::Runner<Db, Box<dyn FnMut() -> futures::future::Ready<Result<Db, thermocline::Error>> + Send>>;
 
 fn runner(warehouse: &Warehouse, root: &Path, mode: Mode) -> Runner {
     let warehouse = warehouse.clone();
     let root = root.display().to_string();
-    let make: Box<dyn FnMut() -> futures::future::Ready<Result<Db, thermocline::Error>> + Send> =
-        Box::new(move || futures::future::ready(Ok(Db { session: warehouse.session(), root: root.clone() })));
+    let make: Box<dyn FnMut() -> futures::future::Ready<Result<Db, thermocline::Error>> + Send> = Box::new(move || {
+        futures::future::ready(Ok(Db {
+            session: warehouse.session(),
+            root: root.clone(),
+        }))
+    });
     let mut runner = sqllogictest::Runner::new(make);
     runner.add_label(mode.name());
+    runner.with_validator(validator);
     runner.with_column_validator(sqllogictest::strict_column_validator);
     runner
+}
+
+/// sqllogictest's default validator, except that a row is compared as one
+/// line with its outer whitespace trimmed: continuation rows of a multi-line
+/// cell start with empty cells, which would otherwise leave a leading space.
+fn validator(normalizer: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]) -> bool {
+    let joined: Vec<Vec<String>> = actual
+        .iter()
+        .map(|row| vec![row.iter().map(normalizer).collect::<Vec<_>>().join(" ")])
+        .collect();
+    sqllogictest::default_validator(normalizer, &joined, expected)
 }
 
 /// The records of a file; in checkpoint mode a `CHECKPOINT` before every query.
@@ -369,7 +411,13 @@ fn records(path: &Path, mode: Mode) -> Result<Vec<Record<ColType>>, String> {
     }
     let mut out = Vec::with_capacity(parsed.len() * 2);
     for record in parsed {
-        if let Record::Query { loc, conditions, connection, .. } = &record {
+        if let Record::Query {
+            loc,
+            conditions,
+            connection,
+            ..
+        } = &record
+        {
             out.push(Record::Statement {
                 loc: loc.clone(),
                 conditions: conditions.clone(),
@@ -403,7 +451,7 @@ async fn complete(path: PathBuf) -> Result<(), String> {
         .update_test_file(
             &path,
             " ",
-            sqllogictest::default_validator,
+            validator,
             sqllogictest::default_normalizer,
             sqllogictest::strict_column_validator,
         )
@@ -462,7 +510,13 @@ fn main() -> ExitCode {
         .filter(|c| {
             let name = c.name();
             args.filters.is_empty()
-                || args.filters.iter().any(|f| if args.exact { name == *f } else { name.contains(f.as_str()) })
+                || args.filters.iter().any(|f| {
+                    if args.exact {
+                        name == *f
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                })
         })
         .collect();
     if args.list {
@@ -523,5 +577,9 @@ fn main() -> ExitCode {
         println!("\n---- {name} ----\n{error}");
     }
     println!("\n{passed} passed, {} failed", failures.len());
-    if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
