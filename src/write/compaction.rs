@@ -16,12 +16,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use iceberg::TableIdent;
-use iceberg::arrow::RecordBatchPartitionSplitter;
-use iceberg::spec::{DataFile, DataFileFormat, Transform};
+use iceberg::arrow::{PartitionValueCalculator, arrow_struct_to_literal};
+use iceberg::spec::{DataFile, DataFileFormat, Literal, PartitionKey, Transform};
 use iceberg::table::Table;
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
@@ -97,10 +97,10 @@ pub async fn compact_table(
     let batch = wal_rows(&iceberg_table, hot, expected, &shard)?;
     report.rows = batch.num_rows() as u64;
     progress.begin(&format!("compacting {table}"), report.rows);
-    let batch = sort_for_layout(&iceberg_table, batch)?;
+    let parts = layout(&iceberg_table, batch)?;
     let files = write_files(
         &iceberg_table,
-        batch,
+        parts,
         &shard,
         upto,
         progress,
@@ -190,20 +190,26 @@ fn wal_rows(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> Res
     Ok(concat_batches(&arrow_schema, &batches)?)
 }
 
-/// Sort rows so each file is ordered: by `thermocline.sort-by` if set, else
-/// by the partition source columns (bucket excluded: its order is a hash),
-/// then by lsn.
-fn sort_for_layout(table: &Table, batch: RecordBatch) -> Result<RecordBatch> {
+/// Order rows for the files compaction writes and cut them into partitions.
+///
+/// One sort by (partition values, sort columns, lsn), then each run of equal
+/// partition values is one partition: a zero-copy slice. Partition values
+/// are computed vectorised, once per row, and turned into an Iceberg literal
+/// once per partition. (iceberg's `RecordBatchPartitionSplitter` instead
+/// filters the whole batch once per partition: quadratic with hundreds of
+/// partitions.) Sort columns are `thermocline.sort-by` if set, else the
+/// partition source columns (bucket excluded: its order is a hash).
+fn layout(table: &Table, batch: RecordBatch) -> Result<Vec<(Option<PartitionKey>, RecordBatch)>> {
     let metadata = table.metadata();
     let schema = metadata.current_schema();
+    let spec = metadata.default_partition_spec();
     let mut keys: Vec<String> = match metadata.properties().get(props::SORT_BY) {
         Some(list) => list
             .split(',')
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
-        None => metadata
-            .default_partition_spec()
+        None => spec
             .fields()
             .iter()
             .filter(|f| !matches!(f.transform, Transform::Bucket(_)))
@@ -212,7 +218,25 @@ fn sort_for_layout(table: &Table, batch: RecordBatch) -> Result<RecordBatch> {
     };
     keys.push(hidden::LSN.to_string());
     keys.dedup();
-    let mut columns = Vec::with_capacity(keys.len());
+    let ascending = Some(SortOptions {
+        descending: false,
+        nulls_first: true,
+    });
+
+    let mut columns = Vec::with_capacity(keys.len() + spec.fields().len());
+    let partitioning = if spec.is_unpartitioned() {
+        None
+    } else {
+        let calculator = PartitionValueCalculator::try_new(spec, schema)?;
+        let values = calculator.calculate(&batch)?;
+        for column in values.as_struct().columns() {
+            columns.push(SortColumn {
+                values: column.clone(),
+                options: ascending,
+            });
+        }
+        Some((calculator, values))
+    };
     for key in &keys {
         let values = batch.column_by_name(key).ok_or_else(|| {
             Error::new(ErrorKind::Plan, format!("sort column \"{key}\" does not exist"))
@@ -220,19 +244,35 @@ fn sort_for_layout(table: &Table, batch: RecordBatch) -> Result<RecordBatch> {
         })?;
         columns.push(SortColumn {
             values: values.clone(),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
+            options: ascending,
         });
     }
     let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(&batch, &indices)?)
+    let sorted = take_record_batch(&batch, &indices)?;
+    let Some((calculator, values)) = partitioning else {
+        return Ok(vec![(None, sorted)]);
+    };
+    let values = arrow::compute::take(values.as_ref(), &indices, None)?;
+    let runs = arrow::compute::partition(values.as_struct().columns())?;
+    let mut parts = Vec::with_capacity(runs.len());
+    for run in runs.ranges() {
+        let first = values.slice(run.start, 1);
+        let literal = arrow_struct_to_literal(&first, calculator.partition_type())?
+            .into_iter()
+            .next()
+            .flatten();
+        let Some(Literal::Struct(data)) = literal else {
+            return Err(Error::internal("partition value is not a struct").with_context("table", table.identifier()));
+        };
+        let key = PartitionKey::new(spec.as_ref().clone(), schema.clone(), data);
+        parts.push((Some(key), sorted.slice(run.start, run.end - run.start)));
+    }
+    Ok(parts)
 }
 
 async fn write_files(
     table: &Table,
-    batch: RecordBatch,
+    parts: Vec<(Option<PartitionKey>, RecordBatch)>,
     shard: &str,
     upto: Lsn,
     progress: &dyn Progress,
@@ -274,17 +314,6 @@ async fn write_files(
     );
     let builder = DataFileWriterBuilder::new(rolling);
 
-    let spec = metadata.default_partition_spec().clone();
-    let parts: Vec<(Option<iceberg::spec::PartitionKey>, RecordBatch)> = if spec.is_unpartitioned() {
-        vec![(None, batch)]
-    } else {
-        let splitter = RecordBatchPartitionSplitter::try_new_with_computed_values(schema.clone(), spec)?;
-        splitter
-            .split(&batch)?
-            .into_iter()
-            .map(|(key, batch)| (Some(key), batch))
-            .collect()
-    };
     let mut files = Vec::new();
     for (key, part) in parts {
         let rows = part.num_rows() as u64;
