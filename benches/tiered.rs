@@ -29,7 +29,10 @@ fn main() {
 
 fn run() -> R<()> {
     let cfg = Config::from_env_and_args()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     print_machine(&cfg);
     let mut outcomes: Vec<Outcome> = Vec::new();
     runtime.block_on(async {
@@ -53,7 +56,14 @@ fn run() -> R<()> {
     println!("\n## Summary (medians; load average at the end: {})", load_average());
     let mut t = Table::new(&["benchmark", "thermocline", "peer", "ratio", "goal", "verdict"]);
     for o in &outcomes {
-        t.row(vec![o.name.clone(), o.ours.clone(), o.peer.clone(), o.ratio.clone(), o.goal.clone(), o.verdict().into()]);
+        t.row(vec![
+            o.name.clone(),
+            o.ours.clone(),
+            o.peer.clone(),
+            o.ratio.clone(),
+            o.goal.clone(),
+            o.verdict().into(),
+        ]);
     }
     print!("{}", t.render());
     Ok(())
@@ -70,11 +80,18 @@ fn print_machine(cfg: &Config) {
         .unwrap_or_else(|| "unknown (rustc not on PATH)".into());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
     println!("# thermocline tiered-table benchmarks");
     let mut t = Table::new(&["fact", "value"]);
-    t.row(vec!["date (UTC)".into(), chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()]);
+    t.row(vec![
+        "date (UTC)".into(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+    ]);
     t.row(vec!["cores".into(), cores.to_string()]);
     t.row(vec!["cpu".into(), cpu]);
     t.row(vec!["rustc".into(), rustc]);
@@ -82,8 +99,18 @@ fn print_machine(cfg: &Config) {
     t.row(vec!["bench folder".into(), cfg.dir.display().to_string()]);
     t.row(vec!["rows (batched, compaction, scans)".into(), cfg.rows.to_string()]);
     t.row(vec!["rows (single-row inserts)".into(), cfg.single_rows.to_string()]);
-    t.row(vec!["measured runs".into(), format!("{} (scans: {}), after {} warm-up", cfg.runs, cfg.runs * 2, cfg.warmup)]);
-    t.row(vec!["profile".into(), if cfg!(debug_assertions) { "debug (numbers are not meaningful)".into() } else { "release".into() }]);
+    t.row(vec![
+        "measured runs".into(),
+        format!("{} (scans: {}), after {} warm-up", cfg.runs, cfg.runs * 2, cfg.warmup),
+    ]);
+    t.row(vec![
+        "profile".into(),
+        if cfg!(debug_assertions) {
+            "debug (numbers are not meaningful)".into()
+        } else {
+            "release".into()
+        },
+    ]);
     print!("{}", t.render());
 }
 
