@@ -94,6 +94,7 @@ impl TieredTable {
         cut: &mut CutSummary,
     ) -> Result<Option<(Arc<dyn ExecutionPlan>, ColdFiles)>> {
         let metadata = table.metadata();
+        cut.cold_rows = Some(0);
         let Some(snapshot) = metadata.current_snapshot() else {
             return Ok(None);
         };
@@ -124,6 +125,8 @@ impl TieredTable {
             .await
             .map_err(|e| Error::from(e).with_context("table", &self.name))?;
         cut.files_planned = tasks.len();
+        cut.cold_rows = tasks.iter().map(|t| t.record_count).sum::<Option<u64>>();
+        cut.limited = limit.is_some();
         if tasks.is_empty() {
             return Ok(None);
         }

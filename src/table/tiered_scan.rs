@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
@@ -30,6 +32,10 @@ pub struct CutSummary {
     pub files_total: usize,
     /// Data files left after partition, manifest and metrics pruning.
     pub files_planned: usize,
+    /// Rows the planned files hold, when every file's count is known.
+    pub cold_rows: Option<u64>,
+    /// The cold side reads at most this many rows (LIMIT pushed down).
+    pub limited: bool,
 }
 
 impl CutSummary {
@@ -153,6 +159,24 @@ impl ExecutionPlan for TieredScanExec {
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         self.children.iter().collect()
+    }
+
+    /// Exact row count of the whole scan (hot rows above the cut plus the
+    /// planned files' record counts), so `count(*)` is answered from
+    /// metadata as DataFusion does for plain Parquet.
+    fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
+        let mut stats = Statistics::new_unknown(&self.schema());
+        if partition.is_none()
+            && let Some(cold) = self.cut.cold_rows
+        {
+            let rows = cold as usize + self.cut.hot_rows;
+            stats.num_rows = if self.cut.limited {
+                Precision::Inexact(rows)
+            } else {
+                Precision::Exact(rows)
+            };
+        }
+        Ok(Arc::new(stats))
     }
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
