@@ -13,6 +13,7 @@ mod db;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use iceberg::io::FileIO;
@@ -38,7 +39,14 @@ pub struct SqliteCatalog {
     warehouse: Url,
     file_io: FileIO,
     runtime: Option<Runtime>,
+    /// Parsed metadata by location. A metadata file is never rewritten (each
+    /// commit writes a new one), so an entry can never go stale; the catalog
+    /// row still decides which location is current on every load.
+    metadata_cache: std::sync::Mutex<HashMap<String, Arc<TableMetadata>>>,
 }
+
+/// How many metadata versions the cache keeps before it starts over.
+const METADATA_CACHE_ENTRIES: usize = 256;
 
 impl SqliteCatalog {
     /// Opens (creating if needed) the catalog in `db_path`, named
@@ -56,6 +64,7 @@ impl SqliteCatalog {
             warehouse,
             file_io,
             runtime: None,
+            metadata_cache: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -98,12 +107,35 @@ impl SqliteCatalog {
     }
 
     async fn read_table(&self, ident: &TableIdent, location: String) -> Result<Table> {
-        let metadata = TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
-            Error::from(e)
-                .with_context("table", ident.to_string())
-                .with_context("metadata_location", location.as_str())
-        })?;
+        let mut cached = self.cache().get(&location).cloned();
+        // The parse is what the cache saves; the file must still be there
+        // (a deleted metadata file is a broken table, not a cache hit).
+        if cached.is_some() && !self.file_io.exists(&location).await.unwrap_or(false) {
+            self.cache().remove(&location);
+            cached = None;
+        }
+        let metadata = match cached {
+            Some(metadata) => metadata.as_ref().clone(),
+            None => {
+                let metadata = TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
+                    Error::from(e)
+                        .with_context("table", ident.to_string())
+                        .with_context("metadata_location", location.as_str())
+                })?;
+                let mut cache = self.cache();
+                if cache.len() >= METADATA_CACHE_ENTRIES {
+                    cache.clear();
+                }
+                cache.insert(location.clone(), Arc::new(metadata.clone()));
+                metadata
+            }
+        };
         self.build_table(ident.clone(), metadata, location)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<TableMetadata>>> {
+        // The map holds no invariant a panic could break.
+        self.metadata_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Loads the table and returns it with the pointer it was loaded from.
