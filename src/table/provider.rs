@@ -175,7 +175,7 @@ impl TieredTable {
         let file_groups = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
 
         let mut source = ParquetSource::new(self.schema.clone())
-            .with_table_parquet_options(state.table_options().parquet.clone())
+            .with_table_parquet_options(state.default_table_options().parquet)
             .with_enable_page_index(true);
         if let Some(filter) = conjunction(filters.to_vec()) {
             let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;

@@ -127,7 +127,11 @@ async fn referenced_files(table: &Table) -> Result<HashSet<String>> {
         let bytes = io.new_input(snapshot.manifest_list())?.read().await?;
         let list = ManifestList::parse_with_version(&bytes, metadata.format_version())?;
         for manifest_file in list.entries() {
-            files.insert(manifest_file.manifest_path.clone());
+            // Every fast-append snapshot lists all earlier manifests again:
+            // read each manifest once, or the walk is quadratic in snapshots.
+            if !files.insert(manifest_file.manifest_path.clone()) {
+                continue;
+            }
             let manifest = manifest_file.load_manifest(io).await?;
             for entry in manifest.entries() {
                 files.insert(entry.file_path().to_string());
