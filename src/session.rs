@@ -123,7 +123,9 @@ impl Session {
     }
 
     async fn plan_and_run(&self, mut statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
-        if let Statement::Insert(insert) = &mut statement {
+        if let Statement::Insert(insert) = &mut statement
+            && crate::sql::bytea::has_hex_literal(insert)
+        {
             self.decode_bytea_literals(insert).await?;
         }
         let is_insert = matches!(statement, Statement::Insert(_));

@@ -10,6 +10,18 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// Whether any VALUES literal looks like PostgreSQL hex bytea input; checked
+/// first so the common INSERT pays no table lookup for the rewrite.
+pub fn has_hex_literal(insert: &Insert) -> bool {
+    let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|q| q.body.as_ref()) else {
+        return false;
+    };
+    values.rows.iter().flat_map(|row| row.iter()).any(|expr| {
+        matches!(expr, Expr::Value(v) if matches!(&v.value,
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) if s.starts_with("\\x")))
+    })
+}
+
 /// Rewrite `'\x..'` literals in the VALUES rows of `insert` wherever the
 /// target column (by position) satisfies `is_bytea`.
 pub fn decode_hex_literals(
