@@ -19,8 +19,20 @@ pub enum ErrorKind {
     AlreadyExists,
     /// A value of the wrong type for its column.
     Type,
-    /// NOT NULL and other constraints.
+    /// A NOT NULL column given NULL (SQLSTATE 23502).
     Constraint,
+    /// A PRIMARY KEY or UNIQUE constraint would hold a duplicate (23505).
+    UniqueViolation,
+    /// A row would be changed twice by one statement, e.g. two rows of one
+    /// `INSERT ... ON CONFLICT DO UPDATE` with the same key (21000).
+    Cardinality,
+    /// Text that does not parse as a value of its type, e.g. bad JSON (22P02).
+    InvalidText,
+    /// BEGIN inside a transaction, COMMIT outside one, a statement in a
+    /// failed transaction (25P02 and friends).
+    TransactionState,
+    /// Another session holds the shard's write lock longer than we wait (55P03).
+    LockNotAvailable,
     /// A feature we do not (yet) support.
     NotSupported,
     /// A file in the warehouse is missing or unreadable (corrupt Parquet,
@@ -45,6 +57,11 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => "42P07",
             ErrorKind::Type => "42804",
             ErrorKind::Constraint => "23502",
+            ErrorKind::UniqueViolation => "23505",
+            ErrorKind::Cardinality => "21000",
+            ErrorKind::InvalidText => "22P02",
+            ErrorKind::TransactionState => "25P02",
+            ErrorKind::LockNotAvailable => "55P03",
             ErrorKind::NotSupported => "0A000",
             ErrorKind::Storage => "58030",
             ErrorKind::HotStore => "58000",

@@ -60,19 +60,28 @@ impl fmt::Display for TableName {
 /// The kind of change a WAL entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalOp {
+    /// New row versions: the table's user columns. Row `i` is the version
+    /// with lsn `first_lsn + i`.
     Insert,
+    /// Deleted row versions: their user columns (the before-image) plus the
+    /// identity columns of [`crate::table::row_id`]. Row `i` is the delete
+    /// event with lsn `first_lsn + i`. An UPDATE is a `Delete` and an
+    /// `Insert` in one commit.
+    Delete,
 }
 
 impl WalOp {
     pub fn code(self) -> &'static str {
         match self {
             WalOp::Insert => "i",
+            WalOp::Delete => "d",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Self> {
         match code {
             "i" => Some(WalOp::Insert),
+            "d" => Some(WalOp::Delete),
             _ => None,
         }
     }
@@ -142,7 +151,9 @@ pub trait HotStore: Send + Sync + fmt::Debug {
     fn commit(&self, writes: &[WalWrite]) -> Result<Vec<(Lsn, Lsn)>>;
 
     /// A consistent view of entries with rows above the local watermark and
-    /// at or below `upto` (all when `None`), decoded with `projection`.
+    /// at or below `upto` (all when `None`). `projection` applies to
+    /// `Insert` entries; `Delete` entries are always decoded whole (their
+    /// identity columns follow the user columns).
     fn read(&self, table: &TableName, upto: Option<Lsn>, projection: Option<&[usize]>) -> Result<HotSnapshot>;
 
     /// Record `watermark` (Iceberg now holds every row at or below it) and

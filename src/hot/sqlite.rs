@@ -291,6 +291,10 @@ impl HotStore for SqliteHotStore {
                     .with_context("table", table)
                     .with_context("lsn", first_lsn)
             })?;
+            let projection = match op {
+                WalOp::Insert => projection,
+                WalOp::Delete => None,
+            };
             let batch = codec::decode_batch(&bytes, projection)
                 .map_err(|e| e.with_context("table", table).with_context("lsn", first_lsn))?;
             // Keep only rows inside (local_watermark, upto].

@@ -9,6 +9,7 @@ pub mod hot_scan;
 pub mod insert;
 pub mod predicate;
 pub mod provider;
+pub mod row_id;
 pub mod tiered_scan;
 
 pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};
