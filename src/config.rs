@@ -55,6 +55,9 @@ pub struct WarehouseConfig {
     pub compaction: CompactionMode,
     /// DataFusion's target partitions (defaults to the number of cores).
     pub target_partitions: Option<usize>,
+    /// How long a write waits for the shard's write lock, held by another
+    /// session's open transaction, before failing with SQLSTATE 55P03.
+    pub lock_timeout: Duration,
 }
 
 impl WarehouseConfig {
@@ -66,7 +69,13 @@ impl WarehouseConfig {
             durability: Durability::Full,
             compaction: CompactionMode::Inline,
             target_partitions: None,
+            lock_timeout: Duration::from_secs(30),
         }
+    }
+
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     pub fn with_shard(mut self, shard: impl Into<String>) -> Self {

@@ -10,11 +10,13 @@
 //! - [`warehouse`] and [`session`]: opening a warehouse and running SQL.
 
 pub mod config;
+pub mod dml;
 pub mod error;
 pub mod hot;
 pub mod session;
 pub mod sql;
 pub mod table;
+pub mod transaction;
 pub mod warehouse;
 pub mod write;
 

@@ -8,16 +8,22 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::prelude::SessionConfig;
-use datafusion::sql::sqlparser::ast::{CreateTable, ObjectName, Statement};
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, CreateTable, FromTable, Insert, ObjectName, OnInsert, SelectItem, Statement, TableFactor,
+    TableObject, UpdateTableFromKind,
+};
 use iceberg::{NamespaceIdent, TableCreation, TableIdent};
 
+use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::TableName;
 use crate::sql::ddl::{columns_from_arrow, columns_from_create, table_definition};
 use crate::sql::{Command, normalize_name};
 use crate::table::{TieredTable, WarehouseCatalogProvider};
+use crate::transaction::{TransactionState, TransactionStatus};
 use crate::warehouse::{CATALOG_NAME, DEFAULT_NAMESPACE, WarehouseInner};
 use crate::write::NoProgress;
 
@@ -52,6 +58,17 @@ impl StatementOutput {
 pub struct Session {
     warehouse: Arc<WarehouseInner>,
     ctx: SessionContext,
+    /// BEGIN/COMMIT/ROLLBACK state; its staged writes are visible to this
+    /// session's queries only.
+    txn: Arc<TransactionState>,
+}
+
+impl Drop for Session {
+    /// A session that goes away mid-transaction (a dropped client) rolls
+    /// back: nothing it staged was ever acknowledged.
+    fn drop(&mut self) {
+        self.txn.rollback();
+    }
 }
 
 impl Session {
@@ -68,9 +85,19 @@ impl Session {
             config = config.with_target_partitions(n);
         }
         let ctx = SessionContext::new_with_config(config);
-        ctx.register_catalog(CATALOG_NAME, Arc::new(WarehouseCatalogProvider::new(warehouse.clone())));
+        let txn = TransactionState::new();
+        ctx.register_catalog(
+            CATALOG_NAME,
+            Arc::new(WarehouseCatalogProvider::new(warehouse.clone(), txn.clone())),
+        );
         thermocline_udfs::register_functions(&ctx);
-        Self { warehouse, ctx }
+        Self { warehouse, ctx, txn }
+    }
+
+    /// Whether the session is idle, in a transaction, or in a failed one
+    /// (what the wire protocol's ReadyForQuery reports).
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.txn.status()
     }
 
     /// The DataFusion context, for registering more functions or tables.
@@ -99,8 +126,57 @@ impl Session {
         Ok(outputs.pop().map(|o| o.batches).unwrap_or_default())
     }
 
+    /// Run one statement inside the session's transaction: an explicit one
+    /// (BEGIN ... COMMIT) or, outside it, one of its own that commits when
+    /// the statement succeeds and rolls back when it fails.
     async fn run(&self, command: Command, params: &[ScalarValue]) -> Result<StatementOutput> {
         match command {
+            Command::Begin => {
+                if !self.txn.begin() {
+                    tracing::warn!("there is already a transaction in progress");
+                }
+                return Ok(StatementOutput::command("BEGIN"));
+            }
+            Command::Commit => {
+                if !self.txn.is_explicit() {
+                    tracing::warn!("there is no transaction in progress");
+                }
+                let committed = self.txn.commit(&self.warehouse).await?;
+                return Ok(StatementOutput::command(if committed { "COMMIT" } else { "ROLLBACK" }));
+            }
+            Command::Rollback => {
+                self.txn.rollback();
+                return Ok(StatementOutput::command("ROLLBACK"));
+            }
+            _ => {}
+        }
+        if self.txn.status() == TransactionStatus::Failed {
+            return Err(TransactionState::aborted_error());
+        }
+        let result = self.run_statement(command, params).await;
+        if self.txn.is_explicit() {
+            if result.is_err() {
+                self.txn.fail();
+            }
+        } else {
+            match &result {
+                Ok(_) => {
+                    self.txn.commit(&self.warehouse).await?;
+                }
+                Err(_) => self.txn.rollback(),
+            }
+        }
+        result
+    }
+
+    async fn run_statement(&self, command: Command, params: &[ScalarValue]) -> Result<StatementOutput> {
+        match command {
+            Command::Begin | Command::Commit | Command::Rollback => Err(Error::internal("transaction control")),
+            Command::Insert(insert) => {
+                let target = insert.table.to_string();
+                self.insert(*insert, params).await.map_err(|e| with_table(e, target))
+            }
+            Command::Update(statement) | Command::Delete(statement) => self.update_or_delete(*statement, params).await,
             Command::Checkpoint(target) => self.checkpoint(target).await,
             Command::CreateTable(create) => self.create_table(*create, params).await,
             Command::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
@@ -111,24 +187,6 @@ impl Session {
     }
 
     async fn run_datafusion(&self, statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
-        // Errors of an INSERT (a value that does not cast, say) name the table.
-        let target = match &statement {
-            Statement::Insert(insert) => Some(insert.table.to_string()),
-            _ => None,
-        };
-        self.plan_and_run(statement, params).await.map_err(|e| match target {
-            Some(table) if !e.context().iter().any(|(k, _)| *k == "table") => e.with_context("table", table),
-            _ => e,
-        })
-    }
-
-    async fn plan_and_run(&self, mut statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
-        if let Statement::Insert(insert) = &mut statement
-            && crate::sql::bytea::has_hex_literal(insert)
-        {
-            self.decode_bytea_literals(insert).await?;
-        }
-        let is_insert = matches!(statement, Statement::Insert(_));
         let is_query = matches!(statement, Statement::Query(_));
         let state = self.ctx.state();
         let plan = state
@@ -140,16 +198,219 @@ impl Session {
         }
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
-        if is_insert {
-            let rows = count_of(&batches);
-            return Ok(StatementOutput::command(format!("INSERT 0 {rows}")));
-        }
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let tag = if is_query {
             format!("SELECT {rows}")
         } else {
             "OK".to_string()
         };
+        Ok(StatementOutput { tag, schema, batches })
+    }
+
+    /// The table a DML statement writes, seen through this session's
+    /// transaction.
+    async fn target_table(&self, name: &ObjectName) -> Result<TieredTable> {
+        let table = resolve_table(name)?;
+        let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
+        let loaded = self.warehouse.load_table(&ident).await?;
+        TieredTable::try_new(table, loaded.metadata(), self.warehouse.clone(), self.txn.clone())
+    }
+
+    /// The input of a DML statement's plan: the rows it writes (INSERT) or
+    /// the rows it changes (UPDATE, DELETE).
+    async fn dml_input(&self, statement: Statement) -> Result<LogicalPlan> {
+        let plan = self
+            .ctx
+            .state()
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
+            .await?;
+        match plan {
+            LogicalPlan::Dml(dml) => Ok(Arc::unwrap_or_clone(dml.input)),
+            other => Err(Error::internal(format!("expected a DML plan, got {}", other.display()))),
+        }
+    }
+
+    async fn collect(&self, plan: LogicalPlan, params: &[ScalarValue]) -> Result<RecordBatch> {
+        let mut frame = self.ctx.execute_logical_plan(plan).await?;
+        if !params.is_empty() {
+            frame = frame.with_param_values(params.to_vec())?;
+        }
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    }
+
+    async fn insert(&self, mut insert: Insert, params: &[ScalarValue]) -> Result<StatementOutput> {
+        let on_conflict = match insert.on.take() {
+            None => None,
+            Some(OnInsert::OnConflict(clause)) => Some(clause),
+            Some(other) => {
+                return Err(Error::not_supported(format!(
+                    "{other} is not supported; use ON CONFLICT"
+                )));
+            }
+        };
+        let returning = insert.returning.take();
+        let TableObject::TableName(name) = &insert.table else {
+            return Err(Error::not_supported("INSERT INTO a table function is not supported"));
+        };
+        let target = self.target_table(name).await?;
+        let alias = insert
+            .table_alias
+            .as_ref()
+            .map(|a| a.alias.value.clone())
+            .unwrap_or_else(|| target.name().name.clone());
+        if crate::sql::bytea::has_hex_literal(&insert) {
+            self.decode_bytea_literals(&mut insert).await?;
+        }
+        // The write lock first: rows read by INSERT ... SELECT and keys
+        // checked stay as they are until the transaction commits.
+        self.txn.acquire(&self.warehouse).await?;
+        let input = self.dml_input(Statement::Insert(insert)).await?;
+        let rows = self.collect(input, params).await?;
+        let state = self.ctx.state();
+        let written = dml::insert(&state, &target, rows, on_conflict.as_ref(), params).await?;
+        self.dml_output(
+            format!("INSERT 0 {}", written.count),
+            written,
+            returning,
+            &alias,
+            params,
+        )
+        .await
+    }
+
+    async fn update_or_delete(&self, mut statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
+        let (name, alias, returning, assigned) = match &mut statement {
+            Statement::Update(update) => {
+                let TableFactor::Table { name, alias, .. } = &update.table.relation else {
+                    return Err(Error::not_supported("UPDATE of something other than a table"));
+                };
+                let assigned = update
+                    .assignments
+                    .iter()
+                    .flat_map(|a| match &a.target {
+                        AssignmentTarget::ColumnName(n) => normalize_name(n).ok().and_then(|p| p.last().cloned()),
+                        AssignmentTarget::Tuple(_) => None,
+                    })
+                    .collect::<Vec<_>>();
+                (
+                    name.clone(),
+                    alias.as_ref().map(|a| a.name.value.clone()),
+                    update.returning.take(),
+                    Some(assigned),
+                )
+            }
+            Statement::Delete(delete) => {
+                let tables = match &delete.from {
+                    FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+                };
+                let Some(TableFactor::Table { name, alias, .. }) = tables.first().map(|t| &t.relation) else {
+                    return Err(Error::not_supported("DELETE from something other than a table"));
+                };
+                (
+                    name.clone(),
+                    alias.as_ref().map(|a| a.name.value.clone()),
+                    delete.returning.take(),
+                    None,
+                )
+            }
+            _ => return Err(Error::internal("not an UPDATE or DELETE")),
+        };
+        let target = self
+            .target_table(&name)
+            .await
+            .map_err(|e| with_table(e, name.to_string()))?;
+        let alias = alias.unwrap_or_else(|| target.name().name.clone());
+        self.txn.acquire(&self.warehouse).await?;
+        let input = match &statement {
+            Statement::Update(update) if update.from.is_some() => self.update_from_input(update, &target, &alias).await,
+            _ => self.dml_input(statement).await,
+        }
+        .map_err(|e| with_table(e, target.name().to_string()))?;
+        let input = dml::plan::with_row_ids(input, &target, assigned.is_some())?;
+        let rows = self
+            .collect(input, params)
+            .await
+            .map_err(|e| with_table(e, target.name().to_string()))?;
+        let state = self.ctx.state();
+        let (tag, written) = match assigned {
+            Some(assigned) => {
+                let written = dml::update(&state, &target, rows, &assigned).await?;
+                (format!("UPDATE {}", written.count), written)
+            }
+            None => {
+                let written = dml::delete(&target, rows).await?;
+                (format!("DELETE {}", written.count), written)
+            }
+        };
+        self.dml_output(tag, written, returning, &alias, params).await
+    }
+
+    /// `UPDATE t SET a = e FROM u WHERE p` as the query
+    /// `SELECT <t's columns, assigned ones replaced by e> FROM t, u WHERE p`
+    /// (DataFusion does not plan UPDATE ... FROM yet).
+    async fn update_from_input(
+        &self,
+        update: &datafusion::sql::sqlparser::ast::Update,
+        target: &TieredTable,
+        alias: &str,
+    ) -> Result<LogicalPlan> {
+        let schema = target.user_schema();
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}.{}", quote(alias), quote(f.name())))
+            .collect();
+        for assignment in &update.assignments {
+            let AssignmentTarget::ColumnName(name) = &assignment.target else {
+                return Err(Error::not_supported("tuple assignments in UPDATE are not supported"));
+            };
+            let column = normalize_name(name)?.pop().unwrap_or_default();
+            let index = schema.index_of(&column).map_err(|_| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        target.name().name
+                    ),
+                )
+            })?;
+            columns[index] = format!(
+                "CAST(({}) AS {}) AS {}",
+                assignment.value,
+                dml::sql_type(schema.field(index).data_type()),
+                quote(&column)
+            );
+        }
+        let from = match &update.from {
+            Some(UpdateTableFromKind::BeforeSet(tables) | UpdateTableFromKind::AfterSet(tables)) => {
+                tables.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+            }
+            None => String::new(),
+        };
+        let selection = update
+            .selection
+            .as_ref()
+            .map(|s| format!(" WHERE {s}"))
+            .unwrap_or_default();
+        let sql = format!("SELECT {} FROM {}, {from}{selection}", columns.join(", "), update.table);
+        Ok(self.ctx.state().create_logical_plan(&sql).await?)
+    }
+
+    async fn dml_output(
+        &self,
+        tag: String,
+        written: dml::Written,
+        returning: Option<Vec<SelectItem>>,
+        alias: &str,
+        params: &[ScalarValue],
+    ) -> Result<StatementOutput> {
+        let Some(items) = returning else {
+            return Ok(StatementOutput::command(tag));
+        };
+        let (schema, batches) = dml::returning(&items, alias, written.rows, params).await?;
         Ok(StatementOutput { tag, schema, batches })
     }
 
@@ -290,13 +551,14 @@ impl Session {
             }
             None => None,
         };
-        let columns = match &query_plan {
-            Some(plan) => columns_from_arrow(plan.schema().as_arrow())?,
-            None => columns_from_create(&create)?,
+        let (columns, constraints) = match &query_plan {
+            Some(plan) => (columns_from_arrow(plan.schema().as_arrow())?, Vec::new()),
+            None => columns_from_create(&create, &table.name)?,
         };
         let definition = table_definition(
             &table.to_string(),
             &columns,
+            &constraints,
             create.partition_by.as_deref(),
             &create.table_options,
         )?;
@@ -319,7 +581,12 @@ impl Session {
             return Ok(StatementOutput::command("CREATE TABLE"));
         };
         let loaded = self.warehouse.load_table(&ident).await?;
-        let provider = TieredTable::try_new(table.clone(), loaded.metadata(), self.warehouse.clone())?;
+        let provider = TieredTable::try_new(
+            table.clone(),
+            loaded.metadata(),
+            self.warehouse.clone(),
+            self.txn.clone(),
+        )?;
         let state = self.ctx.state();
         let input = state.create_physical_plan(&plan).await?;
         let insert =
@@ -396,6 +663,15 @@ fn resolve_table(name: &ObjectName) -> Result<TableName> {
         _ => Err(Error::plan(format!(
             "improper qualified name (too many dotted names): {name}"
         ))),
+    }
+}
+
+/// Name the table in an error that does not say which one yet.
+fn with_table(e: Error, table: String) -> Error {
+    if e.context().iter().any(|(k, _)| *k == "table") {
+        e
+    } else {
+        e.with_context("table", table)
     }
 }
 

@@ -11,15 +11,16 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::execution::object_store::ObjectStoreUrl;
 use iceberg::table::Table;
-use iceberg::{Catalog, NamespaceIdent, TableIdent};
+use iceberg::{NamespaceIdent, TableIdent};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
+use thermocline_catalog::CommitCatalog;
 use thermocline_catalog::sql::SqliteCatalog;
 use url::Url;
 
 use crate::config::{CompactionMode, WarehouseConfig};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hot::{HotStore, HotStoreRef, SqliteHotStore, TableName, WalWrite};
+use crate::hot::{HotStore, HotStoreRef, Lsn, SqliteHotStore, TableName, WalWrite};
 use crate::session::Session;
 use crate::write::maintenance::maintain_table;
 use crate::write::{CompactionReport, MaintenanceOptions, MaintenanceReport, NoProgress, Progress, compact_table};
@@ -33,10 +34,12 @@ pub const CATALOG_NAME: &str = "thermocline";
 #[derive(Debug)]
 pub struct WarehouseInner {
     pub(crate) config: WarehouseConfig,
-    pub(crate) catalog: Arc<dyn Catalog>,
+    pub(crate) catalog: Arc<dyn CommitCatalog>,
     pub(crate) hot: HotStoreRef,
     store: Arc<dyn ObjectStore>,
     compaction_locks: Mutex<HashMap<TableName, Arc<tokio::sync::Mutex<()>>>>,
+    /// One writer at a time on this shard's hot tier.
+    writer: Arc<tokio::sync::Mutex<()>>,
     compaction_signal: tokio::sync::Notify,
 }
 
@@ -78,7 +81,7 @@ impl Warehouse {
         let warehouse_url = Url::parse(data_url.as_str().trim_end_matches('/'))
             .map_err(|e| Error::new(ErrorKind::Config, "bad warehouse URL").with_source(e))?;
         let catalog = SqliteCatalog::open_named(&root.join("catalog.db"), CATALOG_NAME, warehouse_url, file_io)?;
-        let catalog: Arc<dyn Catalog> = Arc::new(catalog);
+        let catalog: Arc<dyn CommitCatalog> = Arc::new(catalog);
         let public = NamespaceIdent::new(DEFAULT_NAMESPACE.to_string());
         if !catalog.namespace_exists(&public).await? {
             match catalog.create_namespace(&public, HashMap::new()).await {
@@ -96,6 +99,7 @@ impl Warehouse {
             hot,
             store,
             compaction_locks: Mutex::new(HashMap::new()),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
             compaction_signal: tokio::sync::Notify::new(),
         });
         inner.recover().await?;
@@ -123,7 +127,9 @@ impl Warehouse {
         self.inner.hot.as_ref()
     }
 
-    pub fn catalog(&self) -> Arc<dyn Catalog> {
+    /// The warehouse's Iceberg catalog; it also commits custom snapshots
+    /// (copy-on-write deletes), see [`CommitCatalog`].
+    pub fn catalog(&self) -> Arc<dyn CommitCatalog> {
         self.inner.catalog.clone()
     }
 
@@ -222,22 +228,29 @@ impl WarehouseInner {
         Ok(out)
     }
 
-    /// Acknowledge writes (durable in the hot tier on return), then apply
-    /// the compaction trigger.
-    pub(crate) async fn append(&self, writes: &[WalWrite]) -> Result<()> {
-        let result = self.hot.commit(writes);
-        let result = match result {
+    /// The shard's write lock; see [`crate::transaction`].
+    pub(crate) fn writer_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+        self.writer.clone()
+    }
+
+    /// Acknowledge writes whose lsns were reserved from `first_lsn` (the
+    /// caller holds the write lock): durable in the hot tier on return.
+    pub(crate) fn append_at(&self, first_lsn: Lsn, writes: &[WalWrite]) -> Result<()> {
+        match self.hot.commit_at(first_lsn, writes) {
             // The table exists in the catalog but has no WAL here yet (made by
             // another process or engine): make it and retry once.
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 for write in writes {
                     self.hot.create_wal(&write.table)?;
                 }
-                self.hot.commit(writes)
+                self.hot.commit_at(first_lsn, writes).map(|_| ())
             }
-            other => other,
-        };
-        result?;
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// After a commit: wake the compactor, or compact inline when due.
+    pub(crate) async fn after_append(&self, writes: &[WalWrite]) -> Result<()> {
         match self.config.compaction {
             CompactionMode::Manual => {}
             CompactionMode::Background => self.compaction_signal.notify_one(),
@@ -276,7 +289,7 @@ impl WarehouseInner {
         let mut reports = Vec::new();
         for table in tables {
             let report = compact_table(self, &table, progress).await?;
-            if report.rows > 0 || report.truncated > 0 {
+            if report.rows > 0 || report.deleted > 0 || report.truncated > 0 {
                 reports.push(report);
             }
         }

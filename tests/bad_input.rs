@@ -341,3 +341,112 @@ async fn corrupt_wal_entry_names_table_and_lsn() {
     })
     .await;
 }
+
+/// A client that goes away mid-transaction: what it staged is gone, and the
+/// shard's write lock it held is free at once for everybody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_session_rolls_back_its_transaction() {
+    bounded(async {
+        let (_dir, wh, session) = setup().await;
+        session.execute("BEGIN").await.expect("begin");
+        session
+            .execute("INSERT INTO t VALUES (1, 'staged', NULL)")
+            .await
+            .expect("insert in transaction");
+        drop(session);
+        let other = wh.session();
+        // Would wait for the lock (and fail after lock_timeout) if the
+        // dropped session still held it.
+        let started = std::time::Instant::now();
+        other
+            .execute("INSERT INTO t VALUES (2, 'after', NULL)")
+            .await
+            .expect("insert after the drop");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "writer waited for a dead session"
+        );
+        let rows = other.query("SELECT x, y FROM t ORDER BY x").await.expect("query");
+        let got = arrow::util::pretty::pretty_format_batches(&rows)
+            .expect("format")
+            .to_string();
+        assert!(got.contains("after") && !got.contains("staged"), "{got}");
+    })
+    .await;
+}
+
+/// A second writer waits for the open transaction, then fails with 55P03
+/// naming the shard; readers never wait and do not see staged rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_writer_times_out_on_the_write_lock() {
+    bounded(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wh = Warehouse::open(
+            WarehouseConfig::new(dir.path())
+                .with_compaction(CompactionMode::Manual)
+                .with_lock_timeout(Duration::from_millis(300)),
+        )
+        .await
+        .expect("open");
+        let a = wh.session();
+        let b = wh.session();
+        a.execute("CREATE TABLE t (x int PRIMARY KEY)").await.expect("create");
+        a.execute("BEGIN; INSERT INTO t VALUES (1)")
+            .await
+            .expect("begin + insert");
+        let err = fails(&b, "INSERT INTO t VALUES (2)").await;
+        assert_error(&err, ErrorKind::LockNotAvailable, &["write lock", "shard: local"]);
+        assert_eq!(err.kind().sqlstate(), "55P03");
+        let count = b.query("SELECT count(*) FROM t").await.expect("reader does not wait");
+        assert_eq!(common_count(&count), 0, "staged rows are invisible to others");
+        a.execute("COMMIT").await.expect("commit");
+        b.execute("INSERT INTO t VALUES (2)")
+            .await
+            .expect("lock is free after COMMIT");
+        let count = b.query("SELECT count(*) FROM t").await.expect("count");
+        assert_eq!(common_count(&count), 2);
+    })
+    .await;
+}
+
+/// A constraint violation in the middle of a multi-row statement writes
+/// nothing, in or out of a transaction, and its error has SQLSTATE 23505.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_violation_leaves_nothing_behind() {
+    bounded(async {
+        let (_dir, _wh, session) = setup().await;
+        session
+            .execute("CREATE TABLE k (id int PRIMARY KEY, v text); INSERT INTO k VALUES (1, 'a'); CHECKPOINT k")
+            .await
+            .expect("setup");
+        let err = fails(&session, "INSERT INTO k VALUES (2, 'b'), (3, 'c'), (1, 'dup')").await;
+        assert_error(
+            &err,
+            ErrorKind::UniqueViolation,
+            &["k_pkey", "Key (id)=(1) already exists"],
+        );
+        assert_eq!(err.kind().sqlstate(), "23505");
+        let count = session.query("SELECT count(*) FROM k").await.expect("count");
+        assert_eq!(common_count(&count), 1, "no row of the failed INSERT may stay");
+        session
+            .execute("INSERT INTO k VALUES (2, 'b')")
+            .await
+            .expect("insert 2");
+        let err = fails(&session, "UPDATE k SET id = 1, v = 'moved' WHERE id = 2").await;
+        assert_error(&err, ErrorKind::UniqueViolation, &["k_pkey"]);
+        let moved = session
+            .query("SELECT count(*) FROM k WHERE v = 'moved' OR id = 2")
+            .await
+            .expect("count");
+        assert_eq!(common_count(&moved), 1, "the failed UPDATE changed nothing");
+    })
+    .await;
+}
+
+fn common_count(batches: &[arrow::array::RecordBatch]) -> i64 {
+    use arrow::array::AsArray;
+    batches[0]
+        .column(0)
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .value(0)
+}

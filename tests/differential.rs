@@ -1,6 +1,8 @@
 //! Differential test: random batches of inserts into a partitioned and an
-//! unpartitioned table, CHECKPOINTs at random points, and after every step a
-//! fixed set of queries whose answers must equal SQLite's over the same rows.
+//! unpartitioned table, UPDATEs, DELETEs and upserts (into a keyed table),
+//! some inside transactions that commit or roll back, CHECKPOINTs at random
+//! points, and after every step a fixed set of queries whose answers must
+//! equal SQLite's over the same rows.
 //!
 //! SQLite holds the reference copy: booleans as 0/1, dates as days since the
 //! epoch, timestamps as µs since the epoch. Results are normalised to those
@@ -227,6 +229,11 @@ fn queries(rng: &mut StdRng) -> Vec<Query> {
     let ts = |us: i64| sql_text(&ts_text(us));
     let date = |d: i64| format!("DATE '{}'", date_text(d));
     vec![
+        same("acct rows", "SELECT id, k, v, s FROM acct ORDER BY id"),
+        same(
+            "acct by k",
+            "SELECT k, count(*), sum(v), min(s) FROM acct GROUP BY k ORDER BY k NULLS FIRST",
+        ),
         same("count", "SELECT count(*) FROM ev"),
         same("all rows", "SELECT id, k, v, d, s, b, dt, ts FROM ev ORDER BY id"),
         same(
@@ -449,10 +456,113 @@ impl Run {
         self.log.push(format!("insert dim {n} rows"));
     }
 
+    /// One statement on both engines (the SQL is valid in both dialects).
+    /// Returns whether thermocline accepted it; SQLite must agree.
+    async fn both(&mut self, sql: &str) -> bool {
+        let ours = self.session.execute(sql).await;
+        let reference = self.lite.execute_batch(sql);
+        self.log.push(format!(
+            "{} -> {}",
+            truncate(sql),
+            if ours.is_ok() { "ok" } else { "error" }
+        ));
+        match (&ours, &reference) {
+            (Ok(_), Ok(())) => true,
+            (Err(a), Err(_)) => {
+                self.log.push(format!("  (both refused: {a})"));
+                false
+            }
+            (Ok(_), Err(e)) => panic!("seed {}: sqlite refused what we accepted: {sql}: {e}", self.seed),
+            (Err(e), Ok(())) => panic!("seed {}: we refused what sqlite accepted: {sql}: {e}", self.seed),
+        }
+    }
+
+    /// A random UPDATE, DELETE or upsert, sometimes several in one
+    /// transaction that commits or rolls back.
+    async fn mutate(&mut self) {
+        let in_txn = self.rng.random_bool(0.25);
+        if in_txn {
+            self.both("BEGIN").await;
+        }
+        for _ in 0..if in_txn { self.rng.random_range(1..4) } else { 1 } {
+            let sql = self.mutation_sql();
+            self.both(&sql).await;
+            if in_txn && self.rng.random_bool(0.2) {
+                self.checkpoint().await;
+            }
+        }
+        if in_txn {
+            let end = if self.rng.random_bool(0.7) {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
+            self.both(end).await;
+        }
+    }
+
+    fn mutation_sql(&mut self) -> String {
+        let rng = &mut self.rng;
+        let k = gen_k(rng);
+        let m = rng.random_range(2..9);
+        let r = rng.random_range(0..m);
+        match rng.random_range(0..7) {
+            0 => format!(
+                "UPDATE ev SET v = v + {}, s = 'u{k}' WHERE k = {k}",
+                rng.random_range(-5..50)
+            ),
+            1 => format!(
+                "UPDATE ev SET d = NULL, b = NOT b WHERE id % {m} = {r} AND v > {}",
+                rng.random_range(-100..100)
+            ),
+            2 => format!("DELETE FROM ev WHERE id % {} = {r}", m * 3),
+            3 => format!("DELETE FROM ev WHERE k = {k} AND v < {}", rng.random_range(-50..50)),
+            4 => {
+                let n = rng.random_range(1..40);
+                let mut ids: Vec<i64> = (0..n).map(|_| rng.random_range(1..200)).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let values: Vec<String> = ids
+                    .iter()
+                    .map(|id| {
+                        format!(
+                            "({id}, {}, {}, 's{}')",
+                            gen_k(rng),
+                            rng.random_range(-9..99),
+                            rng.random_range(0..5)
+                        )
+                    })
+                    .collect();
+                let action = if rng.random_bool(0.3) {
+                    "DO NOTHING".to_string()
+                } else {
+                    "DO UPDATE SET v = acct.v + excluded.v, s = excluded.s".to_string()
+                };
+                format!(
+                    "INSERT INTO acct VALUES {} ON CONFLICT (id) {action}",
+                    values.join(", ")
+                )
+            }
+            // `k < 1000000`: k is an int, and PostgreSQL (like us) refuses
+            // an overflow that SQLite's 64-bit integers would accept.
+            5 => format!(
+                "UPDATE acct SET k = k + 1, s = s || '+' WHERE v > {} AND k < 1000000",
+                rng.random_range(-9..99)
+            ),
+            _ => format!("DELETE FROM acct WHERE k = {k} OR id % {m} = {r}"),
+        }
+    }
+
     async fn checkpoint(&mut self) {
-        let sql = *["CHECKPOINT", "CHECKPOINT ev", "CHECKPOINT dim", "CHECKPOINT public.ev"]
-            .choose(&mut self.rng)
-            .expect("non-empty");
+        let sql = *[
+            "CHECKPOINT",
+            "CHECKPOINT ev",
+            "CHECKPOINT dim",
+            "CHECKPOINT public.ev",
+            "CHECKPOINT acct",
+        ]
+        .choose(&mut self.rng)
+        .expect("non-empty");
         let out = self.session.execute(sql).await;
         let out = out.unwrap_or_else(|e| panic!("seed {}: {sql}: {e}", self.seed));
         let rows = rows(&out[0].batches);
@@ -547,7 +657,8 @@ async fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
         .execute(&format!(
             "CREATE TABLE ev (id bigint NOT NULL, k int, v bigint, d double precision, s text, b boolean, \
              dt date, ts timestamptz) {with}PARTITION BY (day(ts), bucket(4, k)); \
-             CREATE TABLE dim (id bigint NOT NULL, k int, name text, w double precision)"
+             CREATE TABLE dim (id bigint NOT NULL, k int, name text, w double precision); \
+             CREATE TABLE acct (id bigint PRIMARY KEY, k int, v bigint, s text) PARTITION BY (bucket(4, id))"
         ))
         .await
         .map_err(|e| format!("seed {seed}: create tables: {e}"))?;
@@ -555,6 +666,7 @@ async fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
     lite.execute_batch(
         "CREATE TABLE ev (id INTEGER, k INTEGER, v INTEGER, d REAL, s TEXT, b INTEGER, dt INTEGER, ts INTEGER);
          CREATE TABLE dim (id INTEGER, k INTEGER, name TEXT, w REAL);
+         CREATE TABLE acct (id INTEGER PRIMARY KEY, k INTEGER, v INTEGER, s TEXT);
          CREATE INDEX ev_k ON ev(k); CREATE INDEX dim_k ON dim(k);",
     )
     .expect("sqlite schema");
@@ -579,10 +691,10 @@ async fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
         } else {
             run.rng.random_range(1..60)
         };
-        if run.rng.random_bool(0.75) {
-            run.insert_ev(n).await;
-        } else {
-            run.insert_dim(n.min(300)).await;
+        match run.rng.random_range(0..20) {
+            0..=10 => run.insert_ev(n).await,
+            11..=13 => run.insert_dim(n.min(300)).await,
+            _ => run.mutate().await,
         }
         if run.rng.random_bool(checkpoint_p) {
             run.checkpoint().await;

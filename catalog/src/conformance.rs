@@ -1,7 +1,8 @@
 //! One conformance suite every thermocline catalog must pass (SQLite now; a
 //! REST catalog and a wasm-safe CAS-pointer catalog later), in the spirit of
-//! iceberg-rust's `table_suite.rs`. Each `check_*` takes any [`Catalog`] and a
-//! namespace name it may use freely (it must not exist yet), and returns an
+//! iceberg-rust's `table_suite.rs`. Each `check_*` takes any [`Catalog`] (or,
+//! for what thermocline's commits need beyond it, any [`CommitCatalog`]) and
+//! a namespace name it may use freely (it must not exist yet), and returns an
 //! error describing the first broken expectation.
 //!
 //! It lives in the library, not under `tests/`, so other crates (and future
@@ -17,6 +18,7 @@ use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, ErrorKind as K, NamespaceIdent, TableCreation, TableIdent};
 
+use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
 use crate::watermark::{CommitOutcome, WatermarkCommit, watermark, watermarks};
 
@@ -425,27 +427,21 @@ pub async fn check_concurrent_appends(catalog: &dyn Catalog, ns: &str, n: usize)
 }
 
 async fn watermark_commit(
-    catalog: &dyn Catalog,
+    catalog: &dyn CommitCatalog,
     table: &Table,
     shard: &str,
     expected: i64,
     new: i64,
 ) -> Result<CommitOutcome> {
     let file = test_data_file(table, &format!("{shard}-{new}-{}", uuid::Uuid::new_v4()), 1)?;
-    WatermarkCommit {
-        ident: table.identifier().clone(),
-        shard: shard.to_string(),
-        expected,
-        new,
-        data_files: vec![file],
-    }
-    .commit(catalog)
-    .await
+    WatermarkCommit::new(table.identifier().clone(), shard, expected, new, vec![file])
+        .commit(catalog)
+        .await
 }
 
 /// The exactly-once rule: watermarks advance per shard, are carried forward
 /// across shards and foreign snapshots, and a same-shard race has one winner.
-pub async fn check_watermark_commits(catalog: &dyn Catalog, ns: &str) -> Result<()> {
+pub async fn check_watermark_commits(catalog: &dyn CommitCatalog, ns: &str) -> Result<()> {
     const C: &str = "watermark_commits";
     let nsi = ident(ns);
     at(C, catalog.create_namespace(&nsi, HashMap::new()).await)?;
@@ -513,7 +509,7 @@ pub async fn check_watermark_commits(catalog: &dyn Catalog, ns: &str) -> Result<
 }
 
 /// Every check, each in its own namespace `{prefix}_{check}`.
-pub async fn run_all(catalog: &dyn Catalog, prefix: &str) -> Result<()> {
+pub async fn run_all(catalog: &dyn CommitCatalog, prefix: &str) -> Result<()> {
     check_namespaces(catalog, &format!("{prefix}_namespaces")).await?;
     check_drop_non_empty_namespace(catalog, &format!("{prefix}_non_empty")).await?;
     check_tables(catalog, &format!("{prefix}_tables")).await?;
@@ -521,7 +517,12 @@ pub async fn run_all(catalog: &dyn Catalog, prefix: &str) -> Result<()> {
     check_stale_commit_rejected(catalog, &format!("{prefix}_stale")).await?;
     check_concurrent_appends(catalog, &format!("{prefix}_concurrent"), 8).await?;
     check_watermark_commits(catalog, &format!("{prefix}_watermarks")).await?;
+    check_commit_table(catalog, &format!("{prefix}_commit_table")).await?;
+    check_watermark_overwrites(catalog, &format!("{prefix}_overwrites")).await?;
     Ok(())
 }
 
+mod overwrites;
 mod stale_view;
+
+pub use overwrites::{check_commit_table, check_watermark_overwrites};

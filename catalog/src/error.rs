@@ -40,6 +40,9 @@ pub enum ErrorKind {
     /// The caller passed a value the catalog cannot store (e.g. a namespace
     /// part containing the `.` separator).
     InvalidInput,
+    /// The table uses something thermocline cannot write yet (e.g. a format
+    /// version other than 2 for a copy-on-write commit).
+    NotSupported,
     /// Anything else: most likely a bug in thermocline.
     Unexpected,
 }
@@ -57,6 +60,7 @@ impl ErrorKind {
             ErrorKind::Catalog => "Catalog",
             ErrorKind::InvalidMetadata => "InvalidMetadata",
             ErrorKind::InvalidInput => "InvalidInput",
+            ErrorKind::NotSupported => "NotSupported",
             ErrorKind::Unexpected => "Unexpected",
         }
     }
@@ -176,6 +180,7 @@ impl From<Error> for iceberg::Error {
             ErrorKind::CommitConflict => K::CatalogCommitConflicts,
             ErrorKind::NamespaceNotEmpty => K::PreconditionFailed,
             ErrorKind::InvalidMetadata | ErrorKind::InvalidInput => K::DataInvalid,
+            ErrorKind::NotSupported => K::FeatureUnsupported,
             ErrorKind::Storage | ErrorKind::Catalog | ErrorKind::Unexpected => K::Unexpected,
         };
         let mut out = iceberg::Error::new(kind, format!("{}: {}", e.kind, e.message)).with_retryable(e.retryable);
@@ -215,6 +220,7 @@ impl From<iceberg::Error> for Error {
             K::TableAlreadyExists => ErrorKind::TableAlreadyExists,
             K::CatalogCommitConflicts => ErrorKind::CommitConflict,
             K::DataInvalid => ErrorKind::InvalidMetadata,
+            K::FeatureUnsupported => ErrorKind::NotSupported,
             _ => ErrorKind::Unexpected,
         };
         let retryable = e.retryable();
@@ -297,6 +303,7 @@ mod tests {
             (ErrorKind::CommitConflict, iceberg::ErrorKind::CatalogCommitConflicts),
             (ErrorKind::Catalog, iceberg::ErrorKind::Unexpected),
             (ErrorKind::Storage, iceberg::ErrorKind::Unexpected),
+            (ErrorKind::NotSupported, iceberg::ErrorKind::FeatureUnsupported),
         ];
         for (ours, theirs) in cases {
             let e: iceberg::Error = Error::new(ours, "m").with_context("table", "ns.t").into();

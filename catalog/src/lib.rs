@@ -2,14 +2,17 @@
 //! rule.
 //!
 //! This crate owns:
+//! - [`commit`]: [`CommitCatalog`], committing raw Iceberg requirements and
+//!   updates, which copy-on-write snapshots need and iceberg 0.10 does not
+//!   offer;
 //! - [`storage`]: iceberg's `Storage`/`FileIO` over an `object_store` store, so
 //!   metadata and Parquet go through one store (local folder, S3, R2, memory);
 //! - [`sql`]: [`SqliteCatalog`], an Iceberg catalog in a SQLite file in the
 //!   JDBC-catalog schema, which pyiceberg's `SqlCatalog` and Java's
 //!   `JdbcCatalog` open directly;
 //! - [`watermark`]: per-shard compaction watermarks inside Iceberg snapshots,
-//!   and [`WatermarkCommit`], the only way thermocline moves hot rows into a
-//!   table;
+//!   and [`WatermarkCommit`], the only way thermocline moves hot rows (and
+//!   the deletes that rewrite cold files) into a table;
 //! - [`conformance`]: the suite every catalog implementation must pass.
 //!
 //! It guarantees: a commit through [`SqliteCatalog`] becomes visible
@@ -19,15 +22,18 @@
 //! shard's watermark forward, so `snapshot + hot rows above W(snapshot, shard)`
 //! is always a consistent cut.
 
+pub mod commit;
 pub mod conformance;
 pub mod error;
 pub mod sql;
 pub mod storage;
 pub mod watermark;
 
+pub use commit::CommitCatalog;
 pub use error::{Error, ErrorKind, Result};
 pub use sql::{DEFAULT_CATALOG_NAME, SqliteCatalog};
 pub use storage::{ObjectStoreStorage, ObjectStoreStorageFactory, default_store, file_io};
 pub use watermark::{
-    CommitOutcome, WATERMARK_PREFIX, WatermarkCommit, try_watermark, watermark, watermark_key, watermarks,
+    COMMIT_ID_KEY, CommitOutcome, WATERMARK_PREFIX, WatermarkCommit, try_watermark, watermark, watermark_key,
+    watermarks,
 };

@@ -17,8 +17,11 @@
 //! load table ─► W := watermark(current, shard) ─► W ≠ expected? ─► Superseded (caller deletes its files)
 //!      ▲                                            │ W = expected
 //!      │                                            ▼
-//!      │        fast_append {files, watermarks carried forward, shard := new}
-//!      │                                            │ committed through a *pinned* catalog
+//!      │        nothing to remove: fast_append {files, watermarks carried forward, shard := new}
+//!      │                           through a *pinned* catalog
+//!      │        files to remove:   our own snapshot (overwrite.rs) {remove, add, watermarks}
+//!      │                           through commit_table, requiring main = the snapshot checked
+//!      │                                            │
 //!      └── backoff ◄── conflict (someone moved the table) ◄─┤
 //!                                                   ▼
 //!                                               Committed
@@ -32,14 +35,22 @@
 //! checked, and its conflicts are not retryable), so every retry goes back
 //! through our loop and re-checks the watermark.
 //!
+//! A copy-on-write commit removes the data files its caller rewrote without
+//! deleted rows. Every attempt rebuilds its snapshot from the current one,
+//! so a retry re-checks that each removed file is still live: if another
+//! commit removed one meanwhile (it rewrote the same file for other deletes),
+//! ours would resurrect those rows, so the commit fails with a retryable
+//! [`ErrorKind::CommitConflict`] instead and the caller redoes its rewrite.
+//!
 //! # What the catalog must guarantee
 //!
-//! Any [`Catalog`] used here (SQLite, REST, a CAS pointer on R2) must provide:
+//! The catalog is a [`CommitCatalog`] (SQLite, REST, a CAS pointer on R2),
+//! and must provide, through both `update_table` and `commit_table`:
 //! 1. **Atomic visibility**: a commit's new snapshot (data files, summary,
 //!    watermarks) becomes current all at once or not at all.
-//! 2. **Compare-and-swap on the metadata pointer**: `update_table` succeeds
-//!    only if the table is still at the metadata the commit's requirements
-//!    were checked against; otherwise it fails with
+//! 2. **Compare-and-swap on the metadata pointer**: a commit succeeds only
+//!    if the table is still at the metadata its requirements were checked
+//!    against; otherwise it fails with
 //!    [`iceberg::ErrorKind::CatalogCommitConflicts`] and changes nothing.
 //! 3. **Linearizable loads**: `load_table` after a successful commit returns
 //!    that commit or a later one, so the watermark check sees the latest `W`.
@@ -49,7 +60,9 @@
 //! nearest snapshot carrying watermarks (any thermocline commit carries all
 //! of them); otherwise `W` reads as 0 and hot rows would be read twice.
 
-use std::collections::{BTreeMap, HashMap};
+mod overwrite;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,6 +72,7 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, Namespace, NamespaceIdent, TableCommit, TableCreation, TableIdent};
 use rand::Rng;
 
+use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Prefix of the snapshot summary keys holding watermarks.
@@ -188,9 +202,14 @@ pub enum CommitOutcome {
     },
 }
 
-/// One compaction's hand-off: append `data_files` (the shard's WAL rows with
-/// `expected < lsn <= new`) and move the shard's watermark from `expected`
-/// to `new`, atomically, exactly once.
+/// One compaction's hand-off: add `data_files` (the shard's WAL rows with
+/// `expected < lsn <= new`), remove `removed_files` (copy-on-write: data
+/// files already rewritten without the rows the shard's WAL deletes), and
+/// move the shard's watermark from `expected` to `new` — atomically, exactly
+/// once.
+///
+/// Build it with [`WatermarkCommit::new`] and the `with_*` setters, or as a
+/// literal: the fields are public.
 #[derive(Debug, Clone)]
 pub struct WatermarkCommit {
     /// The table compacted into.
@@ -199,10 +218,40 @@ pub struct WatermarkCommit {
     pub shard: String,
     /// The watermark the compaction started from (`W` when it read the WAL).
     pub expected: i64,
-    /// The highest lsn in `data_files`; must exceed `expected`.
+    /// The highest lsn the commit covers; must exceed `expected`.
     pub new: i64,
-    /// The compacted rows, already written.
+    /// The compacted rows, already written, partitioned by the table's
+    /// default spec.
     pub data_files: Vec<DataFile>,
+    /// Paths of data files to remove. Each must be live in the table when
+    /// the commit lands; if one is not, the commit fails with a retryable
+    /// [`ErrorKind::CommitConflict`] and the caller must redo its rewrite
+    /// against the current snapshot. Empty: a plain fast append.
+    pub removed_files: Vec<String>,
+    /// Extra snapshot summary properties (e.g. `thermocline.max-commit-ts`).
+    /// Watermark keys, [`COMMIT_ID_KEY`] and `operation` are refused; the
+    /// computed counts (`added-records`, ...) win over a property of the
+    /// same name.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Why one commit attempt did not land.
+enum Attempt {
+    /// Another writer moved the table between our load and our swap; nothing
+    /// was committed: try again on fresh metadata.
+    Raced(iceberg::Error),
+    /// Anything else: report it.
+    Failed(Error),
+}
+
+impl Attempt {
+    fn from_commit(e: iceberg::Error) -> Self {
+        if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts {
+            Attempt::Raced(e)
+        } else {
+            Attempt::Failed(e.into())
+        }
+    }
 }
 
 impl WatermarkCommit {
@@ -211,21 +260,45 @@ impl WatermarkCommit {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
     const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
+    /// A commit that adds `data_files` and moves `shard`'s watermark from
+    /// `expected` to `new`, removing nothing and adding no properties.
+    pub fn new(
+        ident: TableIdent,
+        shard: impl Into<String>,
+        expected: i64,
+        new: i64,
+        data_files: Vec<DataFile>,
+    ) -> Self {
+        Self {
+            ident,
+            shard: shard.into(),
+            expected,
+            new,
+            data_files,
+            removed_files: Vec::new(),
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// Also removes these data files (paths) in the same snapshot.
+    pub fn with_removed_files(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        self.removed_files.extend(paths);
+        self
+    }
+
+    /// Also writes these properties into the snapshot summary.
+    pub fn with_properties(mut self, properties: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.properties.extend(properties);
+        self
+    }
+
     /// Commits, retrying conflicts with other writers; see the module docs.
-    pub async fn commit(self, catalog: &dyn Catalog) -> Result<CommitOutcome> {
+    pub async fn commit(self, catalog: &dyn CommitCatalog) -> Result<CommitOutcome> {
         let context = |e: Error| {
             e.with_context("table", self.ident.to_string())
                 .with_context("shard", self.shard.as_str())
         };
-        if self.shard.is_empty() || self.new <= self.expected {
-            return Err(context(Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "a watermark commit needs a shard and new > expected (expected {}, new {})",
-                    self.expected, self.new
-                ),
-            )));
-        }
+        let removed = self.validate().map_err(context)?;
         let commit_id = uuid::Uuid::now_v7().to_string();
         for attempt in 1..=Self::MAX_ATTEMPTS {
             let table = catalog.load_table(&self.ident).await.map_err(|e| context(e.into()))?;
@@ -242,7 +315,13 @@ impl WatermarkCommit {
                 }
                 return Ok(CommitOutcome::Superseded { current });
             }
-            match self.try_once(catalog, &table, &commit_id).await {
+            let properties = self.summary_properties(&table, &commit_id).map_err(context)?;
+            let landed = if removed.is_empty() {
+                self.append(catalog, &table, properties).await
+            } else {
+                self.overwrite(catalog, &table, &removed, properties).await
+            };
+            match landed {
                 Ok(table) => {
                     let snapshot_id = table.metadata().current_snapshot_id().ok_or_else(|| {
                         context(Error::new(
@@ -256,11 +335,11 @@ impl WatermarkCommit {
                         attempts: attempt,
                     });
                 }
-                Err(e) if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts => {
+                Err(Attempt::Raced(e)) => {
                     tracing::debug!(table = %self.ident, shard = %self.shard, attempt, error = %e, "watermark commit conflict; retrying");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(e) => return Err(context(e.into())),
+                Err(Attempt::Failed(e)) => return Err(context(e)),
             }
         }
         Err(context(
@@ -272,13 +351,61 @@ impl WatermarkCommit {
         ))
     }
 
-    async fn try_once(&self, catalog: &dyn Catalog, table: &Table, commit_id: &str) -> iceberg::Result<Table> {
-        let mut properties: HashMap<String, String> = try_watermarks(table.metadata())?
-            .into_iter()
-            .map(|(shard, w)| (watermark_key(&shard), w.to_string()))
-            .collect();
+    /// Refuses requests that could break the watermark rule; returns the
+    /// set of files to remove.
+    fn validate(&self) -> Result<BTreeSet<String>> {
+        if self.shard.is_empty() || self.new <= self.expected {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "a watermark commit needs a shard and new > expected (expected {}, new {})",
+                    self.expected, self.new
+                ),
+            ));
+        }
+        if let Some(key) = self
+            .properties
+            .keys()
+            .find(|k| k.starts_with(WATERMARK_PREFIX) || *k == COMMIT_ID_KEY || *k == "operation")
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "snapshot property is reserved for the commit itself",
+            )
+            .with_context("property", key.as_str()));
+        }
+        let removed: BTreeSet<String> = self.removed_files.iter().cloned().collect();
+        if let Some(file) = self.data_files.iter().find(|f| removed.contains(f.file_path())) {
+            return Err(
+                Error::new(ErrorKind::InvalidInput, "a file cannot be both added and removed")
+                    .with_context("file", file.file_path()),
+            );
+        }
+        Ok(removed)
+    }
+
+    /// The caller's properties, every shard's watermark carried forward, this
+    /// shard's new one, and the attempt's commit id.
+    fn summary_properties(&self, table: &Table, commit_id: &str) -> Result<HashMap<String, String>> {
+        let mut properties: HashMap<String, String> = self.properties.clone().into_iter().collect();
+        properties.extend(
+            try_watermarks(table.metadata())?
+                .into_iter()
+                .map(|(shard, w)| (watermark_key(&shard), w.to_string())),
+        );
         properties.insert(watermark_key(&self.shard), self.new.to_string());
         properties.insert(COMMIT_ID_KEY.to_string(), commit_id.to_string());
+        Ok(properties)
+    }
+
+    /// Nothing to remove: iceberg's fast append, through the pinned catalog.
+    async fn append(
+        &self,
+        catalog: &dyn CommitCatalog,
+        table: &Table,
+        properties: HashMap<String, String>,
+    ) -> std::result::Result<Table, Attempt> {
+        let failed = |e: iceberg::Error| Attempt::Failed(e.into());
         let tx = Transaction::new(table);
         let tx = tx
             .fast_append()
@@ -287,12 +414,53 @@ impl WatermarkCommit {
             .with_check_duplicate(false)
             .add_data_files(self.data_files.clone())
             .set_snapshot_properties(properties)
-            .apply(tx)?;
+            .apply(tx)
+            .map_err(failed)?;
         let pinned = Pinned {
             inner: catalog,
-            metadata_location: table.metadata_location_result()?.to_string(),
+            metadata_location: table.metadata_location_result().map_err(failed)?.to_string(),
         };
-        tx.commit(&pinned).await
+        tx.commit(&pinned).await.map_err(Attempt::from_commit)
+    }
+
+    /// Files to remove: our own snapshot (see [`overwrite`]), committed
+    /// through [`CommitCatalog::commit_table`] against the snapshot the
+    /// watermark was checked on.
+    async fn overwrite(
+        &self,
+        catalog: &dyn CommitCatalog,
+        table: &Table,
+        removed: &BTreeSet<String>,
+        properties: HashMap<String, String>,
+    ) -> std::result::Result<Table, Attempt> {
+        let staged = overwrite::stage(table, &self.data_files, removed, properties)
+            .await
+            .map_err(Attempt::Failed)?;
+        match catalog
+            .commit_table(&self.ident, staged.requirements, staged.updates)
+            .await
+        {
+            Ok(table) => Ok(table),
+            Err(e) => {
+                let attempt = Attempt::from_commit(e);
+                // A conflict changed nothing, so this attempt's manifests are
+                // garbage; after any other error the commit may have landed.
+                if matches!(attempt, Attempt::Raced(_)) {
+                    discard(table, &staged.written).await;
+                }
+                Err(attempt)
+            }
+        }
+    }
+}
+
+/// Best-effort removal of files a losing attempt wrote (maintenance would
+/// find them as orphans otherwise).
+async fn discard(table: &Table, paths: &[String]) {
+    for path in paths {
+        if let Err(e) = table.file_io().delete(path).await {
+            tracing::warn!(%path, error = %e, "could not delete a manifest of a lost commit attempt");
+        }
     }
 }
 

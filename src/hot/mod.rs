@@ -150,6 +150,17 @@ pub trait HotStore: Send + Sync + fmt::Debug {
     /// Append all writes in one transaction; returns the lsn range of each.
     fn commit(&self, writes: &[WalWrite]) -> Result<Vec<(Lsn, Lsn)>>;
 
+    /// [`HotStore::commit`] with lsns the caller reserved: the writes' rows
+    /// get `first_lsn, first_lsn + 1, ...` in order. The caller holds the
+    /// shard's write lock and read [`HotStore::last_lsn`] under it (so an
+    /// UPDATE can name the lsn of the version it writes); if the counter
+    /// moved anyway (another process on the same file), nothing is written
+    /// and the error says so.
+    fn commit_at(&self, first_lsn: Lsn, writes: &[WalWrite]) -> Result<Vec<(Lsn, Lsn)>>;
+
+    /// The highest lsn assigned so far in this shard.
+    fn last_lsn(&self) -> Result<Lsn>;
+
     /// A consistent view of entries with rows above the local watermark and
     /// at or below `upto` (all when `None`). `projection` applies to
     /// `Insert` entries; `Delete` entries are always decoded whole (their

@@ -132,6 +132,71 @@ impl SqliteHotStore {
         Self::encode_chunks(&batch.slice(half, batch.num_rows() - half), out)
     }
 
+    /// Append `writes` in one transaction; with `expect_first`, only if the
+    /// lsn counter is where the caller reserved from.
+    fn append(&self, writes: &[WalWrite], expect_first: Option<Lsn>) -> Result<Vec<(Lsn, Lsn)>> {
+        // Encode outside the lock: it is the expensive part.
+        let mut encoded = Vec::with_capacity(writes.len());
+        for write in writes {
+            let mut chunks = Vec::new();
+            if write.batch.num_rows() > 0 {
+                Self::encode_chunks(&write.batch, &mut chunks)?;
+            }
+            encoded.push(chunks);
+        }
+        let total: usize = writes.iter().map(|w| w.batch.num_rows()).sum();
+        let commit_ts = now_micros();
+
+        let mut conn = Self::lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite_err("begin"))?;
+        let last: Lsn = tx
+            .query_row(
+                "UPDATE _thermocline_meta SET value = value + ?1 WHERE key = 'last_lsn' RETURNING value",
+                params![total as i64],
+                |r| r.get(0),
+            )
+            .map_err(sqlite_err("assign lsn"))?;
+        let mut next = last - total as i64 + 1;
+        if let Some(expected) = expect_first
+            && expected != next
+        {
+            // Dropping the transaction rolls the counter back.
+            return Err(Error::new(
+                ErrorKind::HotStore,
+                "another writer appended to this shard's hot tier during the transaction",
+            )
+            .with_context("expected_lsn", expected)
+            .with_context("actual_lsn", next));
+        }
+        let mut ranges = Vec::with_capacity(writes.len());
+        for (write, chunks) in writes.iter().zip(encoded) {
+            let first_of_write = next;
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO {}(first_lsn, last_lsn, op, commit_ts, row_count, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    wal_table(&write.table)
+                ))
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(_, Some(ref msg)) if msg.contains("no such table") => {
+                        Self::missing_wal(&write.table)
+                    }
+                    e => sqlite_err("prepare append")(e),
+                })?;
+            for (rows, bytes) in chunks {
+                let first = next;
+                let last = next + rows as i64 - 1;
+                stmt.execute(params![first, last, write.op.code(), commit_ts, rows as i64, bytes])
+                    .map_err(sqlite_err("append"))?;
+                next = last + 1;
+            }
+            ranges.push((first_of_write, next - 1));
+        }
+        tx.commit().map_err(sqlite_err("commit"))?;
+        Ok(ranges)
+    }
+
     fn missing_wal(table: &TableName) -> Error {
         Error::new(
             ErrorKind::NotFound,
@@ -200,55 +265,19 @@ impl HotStore for SqliteHotStore {
     }
 
     fn commit(&self, writes: &[WalWrite]) -> Result<Vec<(Lsn, Lsn)>> {
-        // Encode outside the lock: it is the expensive part.
-        let mut encoded = Vec::with_capacity(writes.len());
-        for write in writes {
-            let mut chunks = Vec::new();
-            if write.batch.num_rows() > 0 {
-                Self::encode_chunks(&write.batch, &mut chunks)?;
-            }
-            encoded.push(chunks);
-        }
-        let total: usize = writes.iter().map(|w| w.batch.num_rows()).sum();
-        let commit_ts = now_micros();
+        self.append(writes, None)
+    }
 
-        let mut conn = Self::lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite_err("begin"))?;
-        let last: Lsn = tx
-            .query_row(
-                "UPDATE _thermocline_meta SET value = value + ?1 WHERE key = 'last_lsn' RETURNING value",
-                params![total as i64],
-                |r| r.get(0),
-            )
-            .map_err(sqlite_err("assign lsn"))?;
-        let mut next = last - total as i64 + 1;
-        let mut ranges = Vec::with_capacity(writes.len());
-        for (write, chunks) in writes.iter().zip(encoded) {
-            let first_of_write = next;
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO {}(first_lsn, last_lsn, op, commit_ts, row_count, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    wal_table(&write.table)
-                ))
-                .map_err(|e| match e {
-                    rusqlite::Error::SqliteFailure(_, Some(ref msg)) if msg.contains("no such table") => {
-                        Self::missing_wal(&write.table)
-                    }
-                    e => sqlite_err("prepare append")(e),
-                })?;
-            for (rows, bytes) in chunks {
-                let first = next;
-                let last = next + rows as i64 - 1;
-                stmt.execute(params![first, last, write.op.code(), commit_ts, rows as i64, bytes])
-                    .map_err(sqlite_err("append"))?;
-                next = last + 1;
-            }
-            ranges.push((first_of_write, next - 1));
-        }
-        tx.commit().map_err(sqlite_err("commit"))?;
-        Ok(ranges)
+    fn commit_at(&self, first_lsn: Lsn, writes: &[WalWrite]) -> Result<Vec<(Lsn, Lsn)>> {
+        self.append(writes, Some(first_lsn))
+    }
+
+    fn last_lsn(&self) -> Result<Lsn> {
+        let conn = Self::lock(&self.reader);
+        conn.query_row("SELECT value FROM _thermocline_meta WHERE key = 'last_lsn'", [], |r| {
+            r.get(0)
+        })
+        .map_err(sqlite_err("read lsn counter"))
     }
 
     fn read(&self, table: &TableName, upto: Option<Lsn>, projection: Option<&[usize]>) -> Result<HotSnapshot> {

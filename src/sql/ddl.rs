@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateTable, CreateTableOptions, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SqlOption,
-    Value,
+    ColumnOption, CreateTable, CreateTableOptions, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    SqlOption, TableConstraint, Value,
 };
 use iceberg::spec::{NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec};
 
 use super::types::{arrow_to_iceberg, pg_to_iceberg};
 use crate::error::{Error, ErrorKind, Result};
+use crate::table::constraints::{self, CONSTRAINTS, Constraint, ConstraintKind};
 use crate::table::hidden;
 
 /// Everything needed to create a table in the catalog.
@@ -41,21 +42,17 @@ pub mod props {
     pub const COMPRESSION: &str = "write.parquet.compression-codec";
 }
 
-/// Columns of a CREATE TABLE with a column list.
-pub fn columns_from_create(create: &CreateTable) -> Result<Vec<ColumnSpec>> {
+/// Columns and key constraints of a CREATE TABLE with a column list.
+/// `table` is the bare table name (constraint names derive from it).
+pub fn columns_from_create(create: &CreateTable, table: &str) -> Result<(Vec<ColumnSpec>, Vec<Constraint>)> {
     if create.columns.is_empty() && create.query.is_none() {
         return Err(Error::plan(format!(
             "table \"{}\" needs at least one column",
             create.name
         )));
     }
-    if let Some(constraint) = create.constraints.first() {
-        return Err(Error::not_supported(format!(
-            "table constraint {constraint} is not supported yet; keys arrive with the table-semantics work"
-        ))
-        .with_context("table", &create.name));
-    }
     let mut columns = Vec::with_capacity(create.columns.len());
+    let mut constraints = Vec::new();
     for column in &create.columns {
         let name = column.name.value.clone();
         let (data_type, pg_type) = pg_to_iceberg(&column.data_type, &name)?;
@@ -64,6 +61,18 @@ pub fn columns_from_create(create: &CreateTable) -> Result<Vec<ColumnSpec>> {
             match &option.option {
                 ColumnOption::NotNull => required = true,
                 ColumnOption::Null => required = false,
+                ColumnOption::PrimaryKey(_) => constraints.push(key_constraint(
+                    table,
+                    option.name.as_ref(),
+                    ConstraintKind::PrimaryKey,
+                    vec![name.clone()],
+                )),
+                ColumnOption::Unique(_) => constraints.push(key_constraint(
+                    table,
+                    option.name.as_ref(),
+                    ConstraintKind::Unique,
+                    vec![name.clone()],
+                )),
                 other => {
                     return Err(
                         Error::not_supported(format!("column option {other} is not supported yet"))
@@ -80,7 +89,87 @@ pub fn columns_from_create(create: &CreateTable) -> Result<Vec<ColumnSpec>> {
             required,
         });
     }
-    Ok(columns)
+    for constraint in &create.constraints {
+        let (name, kind, keys) = match constraint {
+            TableConstraint::PrimaryKey(pk) => (pk.name.as_ref(), ConstraintKind::PrimaryKey, &pk.columns),
+            TableConstraint::Unique(unique) => (unique.name.as_ref(), ConstraintKind::Unique, &unique.columns),
+            other => {
+                return Err(
+                    Error::not_supported(format!("table constraint {other} is not supported"))
+                        .with_context("table", &create.name),
+                );
+            }
+        };
+        let names = keys
+            .iter()
+            .map(|k| match &k.column.expr {
+                Expr::Identifier(ident) => Ok(ident.value.clone()),
+                other => Err(Error::not_supported(format!(
+                    "constraint on expression {other} is not supported; name columns"
+                ))
+                .with_context("table", &create.name)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        constraints.push(key_constraint(table, name, kind, names));
+    }
+    check_constraints(table, &mut columns, &constraints)?;
+    Ok((columns, constraints))
+}
+
+fn key_constraint(table: &str, name: Option<&Ident>, kind: ConstraintKind, columns: Vec<String>) -> Constraint {
+    Constraint {
+        name: name
+            .map(|n| n.value.clone())
+            .unwrap_or_else(|| Constraint::default_name(table, kind, &columns)),
+        kind,
+        columns,
+    }
+}
+
+/// One primary key at most; key columns exist; primary key columns become
+/// NOT NULL (PostgreSQL's rule, and Iceberg's for identifier fields).
+fn check_constraints(table: &str, columns: &mut [ColumnSpec], constraints: &[Constraint]) -> Result<()> {
+    let primary = constraints
+        .iter()
+        .filter(|c| c.kind == ConstraintKind::PrimaryKey)
+        .count();
+    if primary > 1 {
+        return Err(Error::plan(format!(
+            "multiple primary keys for table \"{table}\" are not allowed"
+        )));
+    }
+    let mut names = std::collections::HashSet::new();
+    for constraint in constraints {
+        if !names.insert(constraint.name.as_str()) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "constraint \"{}\" for relation \"{table}\" already exists",
+                    constraint.name
+                ),
+            ));
+        }
+        for key in &constraint.columns {
+            let Some(column) = columns.iter_mut().find(|c| &c.name == key) else {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("column \"{key}\" named in key does not exist"),
+                )
+                .with_context("table", table));
+            };
+            if !matches!(column.data_type, Type::Primitive(_)) {
+                return Err(Error::not_supported(format!(
+                    "column \"{key}\" of type {} cannot be part of a key",
+                    column.pg_type
+                ))
+                .with_context("table", table));
+            }
+            if constraint.kind == ConstraintKind::PrimaryKey {
+                column.required = true;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Columns for CREATE TABLE AS, from the query's output schema.
@@ -104,6 +193,7 @@ pub fn columns_from_arrow(schema: &arrow::datatypes::Schema) -> Result<Vec<Colum
 pub fn table_definition(
     table: &str,
     columns: &[ColumnSpec],
+    constraints: &[Constraint],
     partition_by: Option<&Expr>,
     options: &CreateTableOptions,
 ) -> Result<TableDefinition> {
@@ -145,8 +235,16 @@ pub fn table_definition(
         NestedField::required(next_id + 2, hidden::SHARD, Type::Primitive(PrimitiveType::String))
             .with_doc("thermocline: shard that wrote the row"),
     ));
+    let identifier_ids: Vec<i32> = constraints
+        .iter()
+        .filter(|c| c.kind == ConstraintKind::PrimaryKey)
+        .flat_map(|c| c.columns.iter())
+        .filter_map(|key| columns.iter().position(|c| &c.name == key))
+        .map(|i| i as i32 + 1)
+        .collect();
     let schema = Schema::builder()
         .with_fields(fields)
+        .with_identifier_field_ids(identifier_ids)
         .build()
         .map_err(|e| Error::from(e).with_context("table", table))?;
 
@@ -157,6 +255,9 @@ pub fn table_definition(
         (props::COMPRESSION.to_string(), "zstd".to_string()),
     ]);
     properties.extend(table_options(table, options)?);
+    if !constraints.is_empty() {
+        properties.insert(CONSTRAINTS.to_string(), constraints::to_property(constraints)?);
+    }
     // A bad sort column would otherwise only fail at the first compaction.
     if let Some(list) = properties.get(props::SORT_BY) {
         for column in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {

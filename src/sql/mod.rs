@@ -25,12 +25,28 @@ pub enum Command {
     /// `CREATE TABLE ...` (with columns, or `AS SELECT`).
     CreateTable(Box<datafusion::sql::sqlparser::ast::CreateTable>),
     /// `DROP TABLE [IF EXISTS] a, b`.
-    DropTable { names: Vec<ObjectName>, if_exists: bool },
+    DropTable {
+        names: Vec<ObjectName>,
+        if_exists: bool,
+    },
     /// `DESCRIBE t`: columns with their PostgreSQL types and NOT NULL, from
     /// the Iceberg schema (the table of record).
     Describe(ObjectName),
     /// `CREATE SCHEMA [IF NOT EXISTS] s`: an Iceberg namespace.
-    CreateSchema { name: String, if_not_exists: bool },
+    CreateSchema {
+        name: String,
+        if_not_exists: bool,
+    },
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `END`.
+    Commit,
+    /// `ROLLBACK` / `ABORT`.
+    Rollback,
+    /// `INSERT`, `UPDATE`, `DELETE`: checked and staged by [`crate::dml`].
+    Insert(Box<datafusion::sql::sqlparser::ast::Insert>),
+    Update(Box<Statement>),
+    Delete(Box<Statement>),
     /// Anything DataFusion plans: queries, INSERT, EXPLAIN, SHOW, DESCRIBE.
     DataFusion(Box<Statement>),
 }
@@ -142,6 +158,23 @@ fn classify(statement: Statement) -> Result<Command> {
     Ok(match statement {
         Statement::CreateTable(create) => Command::CreateTable(Box::new(create)),
         Statement::ExplainTable { table_name, .. } => Command::Describe(table_name),
+        Statement::StartTransaction { .. } => Command::Begin,
+        Statement::Commit { chain: false, .. } => Command::Commit,
+        Statement::Rollback {
+            chain: false,
+            savepoint: None,
+        } => Command::Rollback,
+        Statement::Commit { .. } | Statement::Rollback { .. } => {
+            return Err(Error::not_supported(
+                "COMMIT/ROLLBACK AND CHAIN and savepoints are not supported",
+            ));
+        }
+        Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } => {
+            return Err(Error::not_supported("savepoints are not supported"));
+        }
+        Statement::Insert(insert) => Command::Insert(Box::new(insert)),
+        statement @ Statement::Update(_) => Command::Update(Box::new(statement)),
+        statement @ Statement::Delete(_) => Command::Delete(Box::new(statement)),
         Statement::Drop {
             object_type: ObjectType::Table,
             if_exists,
@@ -195,7 +228,7 @@ mod tests {
         )?;
         assert_eq!(commands.len(), 5);
         assert!(matches!(&commands[0], Command::CreateTable(c) if c.partition_by.is_some()));
-        assert!(matches!(&commands[1], Command::DataFusion(_)));
+        assert!(matches!(&commands[1], Command::Insert(_)));
         assert!(matches!(&commands[2], Command::Checkpoint(None)));
         assert!(matches!(&commands[3], Command::Checkpoint(Some(n)) if n.to_string() == "s.t"));
         assert!(matches!(&commands[4], Command::DataFusion(_)));

@@ -17,16 +17,19 @@ use iceberg::{NamespaceIdent, TableIdent};
 use super::TieredTable;
 use crate::error::{Error, ErrorKind};
 use crate::hot::TableName;
+use crate::transaction::TransactionState;
 use crate::warehouse::WarehouseInner;
 
 #[derive(Debug)]
 pub struct WarehouseCatalogProvider {
     warehouse: Arc<WarehouseInner>,
+    /// The session's transaction, handed to every table it resolves.
+    txn: Arc<TransactionState>,
 }
 
 impl WarehouseCatalogProvider {
-    pub fn new(warehouse: Arc<WarehouseInner>) -> Self {
-        Self { warehouse }
+    pub fn new(warehouse: Arc<WarehouseInner>, txn: Arc<TransactionState>) -> Self {
+        Self { warehouse, txn }
     }
 }
 
@@ -50,6 +53,7 @@ impl CatalogProvider for WarehouseCatalogProvider {
                 namespace: name.to_string(),
                 ident: namespace,
                 warehouse: self.warehouse.clone(),
+                txn: self.txn.clone(),
             }) as Arc<dyn SchemaProvider>
         })
     }
@@ -60,6 +64,7 @@ pub struct WarehouseSchemaProvider {
     namespace: String,
     ident: NamespaceIdent,
     warehouse: Arc<WarehouseInner>,
+    txn: Arc<TransactionState>,
 }
 
 #[async_trait]
@@ -85,6 +90,7 @@ impl SchemaProvider for WarehouseSchemaProvider {
             TableName::new(&self.namespace, name),
             table.metadata(),
             self.warehouse.clone(),
+            self.txn.clone(),
         )?;
         Ok(Some(Arc::new(provider)))
     }

@@ -18,17 +18,19 @@ use datafusion::physical_plan::{
 };
 use futures::TryStreamExt;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::hot::{TableName, WalOp, WalWrite};
-use crate::warehouse::WarehouseInner;
+use datafusion::execution::session_state::SessionStateBuilder;
 
+use super::TieredTable;
+use crate::error::{Error, ErrorKind, Result};
+use crate::hot::TableName;
+
+/// INSERT through DataFusion's insert path (CREATE TABLE AS, the DataFrame
+/// API): the same checks and staging as the session's INSERT, committed at
+/// once unless the session has a transaction open.
 #[derive(Debug)]
 pub struct HotInsertExec {
-    table: TableName,
-    table_schema: SchemaRef,
-    required: Vec<bool>,
+    table: TieredTable,
     input: Arc<dyn ExecutionPlan>,
-    warehouse: Arc<WarehouseInner>,
     properties: Arc<PlanProperties>,
 }
 
@@ -37,13 +39,7 @@ fn count_schema() -> SchemaRef {
 }
 
 impl HotInsertExec {
-    pub fn new(
-        table: TableName,
-        table_schema: SchemaRef,
-        required: Vec<bool>,
-        input: Arc<dyn ExecutionPlan>,
-        warehouse: Arc<WarehouseInner>,
-    ) -> Self {
+    pub fn new(table: TieredTable, input: Arc<dyn ExecutionPlan>) -> Self {
         // Callers that build physical plans by hand (CREATE TABLE AS) skip
         // the optimizer that would honour `required_input_distribution`:
         // coalesce here so no input partition is ever left unread.
@@ -60,10 +56,7 @@ impl HotInsertExec {
         ));
         Self {
             table,
-            table_schema,
-            required,
             input,
-            warehouse,
             properties,
         }
     }
@@ -128,8 +121,8 @@ impl DisplayAs for HotInsertExec {
         write!(
             f,
             "HotInsert: table={}, shard={}",
-            self.table,
-            self.warehouse.hot.shard()
+            self.table.name(),
+            self.table.warehouse().hot.shard()
         )
     }
 }
@@ -158,43 +151,41 @@ impl ExecutionPlan for HotInsertExec {
         let Some(input) = children.pop() else {
             return datafusion::common::internal_err!("HotInsertExec needs one input");
         };
-        Ok(Arc::new(Self::new(
-            self.table.clone(),
-            self.table_schema.clone(),
-            self.required.clone(),
-            input,
-            self.warehouse.clone(),
-        )))
+        Ok(Arc::new(Self::new(self.table.clone(), input)))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         if partition != 0 {
             return datafusion::common::internal_err!("HotInsertExec has one partition");
         }
-        let input = self.input.execute(0, context)?;
+        let input = self.input.execute(0, context.clone())?;
         let table = self.table.clone();
-        let schema = self.table_schema.clone();
-        let required = self.required.clone();
-        let warehouse = self.warehouse.clone();
         let future = async move {
             let batches: Vec<RecordBatch> = input.try_collect().await?;
-            let mut writes = Vec::with_capacity(batches.len());
-            let mut rows = 0u64;
-            for batch in &batches {
-                if batch.num_rows() == 0 {
-                    continue;
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .unwrap_or_else(|| table.user_schema().clone());
+            let rows = arrow::compute::concat_batches(&schema, &batches)?;
+            let state = SessionStateBuilder::new()
+                .with_config(context.session_config().clone())
+                .with_runtime_env(context.runtime_env())
+                .build();
+            let txn = table.transaction().clone();
+            let written = crate::dml::insert(&state, &table, rows, None, &[]).await;
+            let written = match written {
+                Ok(w) => w,
+                Err(e) => {
+                    if !txn.is_explicit() {
+                        txn.rollback();
+                    }
+                    return Err(e);
                 }
-                rows += batch.num_rows() as u64;
-                writes.push(WalWrite {
-                    table: table.clone(),
-                    op: WalOp::Insert,
-                    batch: validate_batch(&table, &schema, &required, batch)?,
-                });
+            };
+            if !txn.is_explicit() {
+                txn.commit(table.warehouse()).await?;
             }
-            if !writes.is_empty() {
-                warehouse.append(&writes).await?;
-            }
-            let count: ArrayRef = Arc::new(UInt64Array::from(vec![rows]));
+            let count: ArrayRef = Arc::new(UInt64Array::from(vec![written.count]));
             Ok(RecordBatch::try_new(count_schema(), vec![count])?)
         };
         let stream = futures::stream::once(async move {

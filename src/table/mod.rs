@@ -4,6 +4,7 @@
 //! and the catalog/schema providers that make tables visible to SQL.
 
 pub mod catalog_provider;
+pub mod constraints;
 pub mod hidden;
 pub mod hot_scan;
 pub mod insert;
@@ -15,7 +16,7 @@ pub mod tiered_scan;
 pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};
 pub use hot_scan::HotScanExec;
 pub use provider::TieredTable;
-pub use tiered_scan::{CutSummary, TieredScanExec};
+pub use tiered_scan::{CutSummary, RowFilter, TieredScanExec};
 
 /// Cast that fails on a value it cannot convert. Arrow's default cast is
 /// "safe": it turns such values into NULL, which on a write path silently

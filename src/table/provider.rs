@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session as DfSession;
 use datafusion::common::{DFSchema, Statistics};
@@ -32,67 +32,149 @@ use iceberg::TableIdent;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::TableMetadata;
 
+use super::constraints::{self, Constraint};
 use super::hot_scan::HotScanExec;
 use super::insert::HotInsertExec;
-use super::tiered_scan::{ColdFiles, CutSummary, TieredScanExec};
+use super::row_id::DeletedRows;
+use super::tiered_scan::{ColdFiles, CutSummary, RowFilter, TieredScanExec};
 use super::{hidden, predicate};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hot::{HotSnapshot, Lsn, TableName};
+use crate::hot::{HotSnapshot, Lsn, TableName, WalOp};
+use crate::transaction::TransactionState;
 use crate::warehouse::WarehouseInner;
 
 /// A table whose rows live in a hot tier and an Iceberg table.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TieredTable {
     name: TableName,
     ident: TableIdent,
-    /// User columns only; hidden columns stay in Parquet.
+    /// User columns; with `row_ids`, followed by `_lsn` and `_shard`.
     schema: SchemaRef,
+    /// User columns only (hidden columns stay in Parquet).
+    user_schema: SchemaRef,
     /// Which user columns may not be NULL.
     required: Vec<bool>,
+    /// PRIMARY KEY and UNIQUE constraints.
+    constraints: Vec<Constraint>,
+    /// Which user columns are `jsonb` (validated and normalised on write).
+    jsonb: Vec<bool>,
     warehouse: Arc<WarehouseInner>,
+    /// The session's transaction: its staged writes are part of every scan.
+    txn: Arc<TransactionState>,
 }
 
 impl TieredTable {
-    /// A provider for the table as its current metadata describes it.
-    pub fn try_new(name: TableName, metadata: &TableMetadata, warehouse: Arc<WarehouseInner>) -> Result<Self> {
+    /// A provider for the table as its current metadata describes it, seen
+    /// from a session whose transaction is `txn`.
+    pub fn try_new(
+        name: TableName,
+        metadata: &TableMetadata,
+        warehouse: Arc<WarehouseInner>,
+        txn: Arc<TransactionState>,
+    ) -> Result<Self> {
         let ident = TableIdent::from_strs([name.namespace.as_str(), name.name.as_str()])?;
         let (schema, required) = user_schema(metadata)?;
+        let constraints =
+            constraints::from_properties(metadata.properties()).map_err(|e| e.with_context("table", &name))?;
+        let jsonb = metadata
+            .current_schema()
+            .as_struct()
+            .fields()
+            .iter()
+            .filter(|f| !hidden::is_hidden(&f.name))
+            .map(|f| f.doc.as_deref() == Some("jsonb"))
+            .collect();
         Ok(Self {
             name,
             ident,
-            schema,
+            schema: schema.clone(),
+            user_schema: schema,
             required,
+            constraints,
+            jsonb,
             warehouse,
+            txn,
         })
+    }
+
+    /// The same table, with each row's `_lsn` and `_shard` after the user
+    /// columns.
+    pub fn with_row_ids(&self) -> Self {
+        let mut fields: Vec<arrow::datatypes::FieldRef> = self.user_schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(hidden::LSN, DataType::Int64, true)));
+        fields.push(Arc::new(Field::new(hidden::SHARD, DataType::Utf8, true)));
+        Self {
+            schema: Arc::new(Schema::new(fields)),
+            ..self.clone()
+        }
     }
 
     pub fn name(&self) -> &TableName {
         &self.name
     }
 
-    /// Read the cut described in the module docs.
-    async fn read_cut(&self, projection: Option<&[usize]>) -> Result<(HotSnapshot, iceberg::table::Table, Lsn)> {
-        let hot = match self.warehouse.hot.read(&self.name, None, projection) {
+    pub fn user_schema(&self) -> &SchemaRef {
+        &self.user_schema
+    }
+
+    pub fn required(&self) -> &[bool] {
+        &self.required
+    }
+
+    pub fn constraints(&self) -> &[Constraint] {
+        &self.constraints
+    }
+
+    pub fn jsonb_columns(&self) -> &[bool] {
+        &self.jsonb
+    }
+
+    pub fn transaction(&self) -> &Arc<TransactionState> {
+        &self.txn
+    }
+
+    pub(crate) fn warehouse(&self) -> &Arc<WarehouseInner> {
+        &self.warehouse
+    }
+
+    /// Read the cut described in the module docs, plus the transaction's
+    /// staged entries (which sit above every committed lsn).
+    /// `user_projection` applies to the user columns of insert entries.
+    async fn read_cut(&self, user_projection: Option<&[usize]>) -> Result<(HotSnapshot, iceberg::table::Table, Lsn)> {
+        let mut hot = match self.warehouse.hot.read(&self.name, None, user_projection) {
             Ok(hot) => hot,
             // A table created by another engine has no WAL here: no hot rows.
             Err(e) if e.kind() == ErrorKind::NotFound => HotSnapshot::default(),
             Err(e) => return Err(e),
         };
+        for mut entry in self.txn.staged(&self.name) {
+            if let (WalOp::Insert, Some(p)) = (entry.op, user_projection) {
+                entry.batch = entry.batch.project(p)?;
+            }
+            hot.entries.push(entry);
+        }
         let table = self.warehouse.load_table(&self.ident).await?;
         let watermark = thermocline_catalog::watermark::watermark(table.metadata(), None, self.warehouse.hot.shard())
             .max(hot.local_watermark);
         Ok((hot, table, watermark))
     }
 
+    /// The cold side: Iceberg planning (partition, manifest and metrics
+    /// pruning), then a Parquet scan. `projection` indexes this provider's
+    /// schema. When rows were deleted above the cut (or row ids are asked
+    /// for) the scan also reads `_lsn` and `_shard`; `RowFilter` says how to
+    /// drop deleted versions and the columns only the filter needed.
+    #[allow(clippy::too_many_arguments)]
     async fn plan_cold(
         &self,
         state: &dyn DfSession,
         table: &iceberg::table::Table,
-        projection: Option<&Vec<usize>>,
+        projection: &[usize],
         filters: &[Expr],
         limit: Option<usize>,
+        deleted: &Arc<DeletedRows>,
         cut: &mut CutSummary,
-    ) -> Result<Option<(Arc<dyn ExecutionPlan>, ColdFiles)>> {
+    ) -> Result<Option<(Arc<dyn ExecutionPlan>, ColdFiles, Option<RowFilter>)>> {
         let metadata = table.metadata();
         cut.cold_rows = Some(0);
         let Some(snapshot) = metadata.current_snapshot() else {
@@ -107,14 +189,26 @@ impl TieredTable {
             .unwrap_or(0);
 
         let iceberg_schema = metadata.current_schema();
-        let mut scan = table.scan().snapshot_id(snapshot.snapshot_id());
-        scan = match projection {
-            Some(p) => scan.select(p.iter().map(|i| self.schema.field(*i).name().clone())),
-            None => scan.select(self.schema.fields().iter().map(|f| f.name().clone())),
-        };
-        if let Some(p) = predicate::to_iceberg(filters, iceberg_schema) {
-            scan = scan.with_filter(p);
+        // The file schema: user columns, then the identity columns.
+        let users = self.user_schema.fields().len();
+        let file_schema = self.with_row_ids().schema;
+        let mut file_projection = projection.to_vec();
+        let filter_deleted = !deleted.is_empty();
+        if filter_deleted {
+            for id in [users, users + 1] {
+                if !file_projection.contains(&id) {
+                    file_projection.push(id);
+                }
+            }
         }
+        let scan = table
+            .scan()
+            .snapshot_id(snapshot.snapshot_id())
+            .select(file_projection.iter().map(|i| file_schema.field(*i).name().clone()));
+        let scan = match predicate::to_iceberg(filters, iceberg_schema) {
+            Some(p) => scan.with_filter(p),
+            None => scan,
+        };
         let tasks: Vec<FileScanTask> = scan
             .build()
             .map_err(|e| Error::from(e).with_context("table", &self.name))?
@@ -125,7 +219,13 @@ impl TieredTable {
             .await
             .map_err(|e| Error::from(e).with_context("table", &self.name))?;
         cut.files_planned = tasks.len();
-        cut.cold_rows = tasks.iter().map(|t| t.record_count).sum::<Option<u64>>();
+        // Deleted versions make the files' record counts an upper bound.
+        cut.cold_rows = match filter_deleted {
+            true => None,
+            false => tasks.iter().map(|t| t.record_count).sum::<Option<u64>>(),
+        };
+        // A LIMIT pushed below the delete filter could come up short.
+        let limit = limit.filter(|_| !filter_deleted);
         cut.limited = limit.is_some();
         if tasks.is_empty() {
             return Ok(None);
@@ -174,20 +274,26 @@ impl TieredTable {
         };
         let file_groups = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
 
-        let mut source = ParquetSource::new(self.schema.clone())
+        let mut source = ParquetSource::new(file_schema.clone())
             .with_table_parquet_options(state.default_table_options().parquet)
             .with_enable_page_index(true);
         if let Some(filter) = conjunction(filters.to_vec()) {
-            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+            let df_schema = DFSchema::try_from(file_schema.as_ref().clone())?;
             let physical = state.create_physical_expr(filter, &df_schema)?;
             source = source.with_predicate(physical);
         }
         let config = FileScanConfigBuilder::new(store_url, Arc::new(source))
             .with_file_groups(file_groups)
-            .with_projection_indices(projection.cloned())?
+            .with_projection_indices(Some(file_projection.clone()))?
             .with_limit(limit)
             .build();
-        Ok(Some((DataSourceExec::from_data_source(config), cold_files)))
+        let row_filter = filter_deleted.then(|| RowFilter {
+            deleted: deleted.clone(),
+            lsn: file_projection.iter().position(|i| *i == users).unwrap_or_default(),
+            shard: file_projection.iter().position(|i| *i == users + 1).unwrap_or_default(),
+            keep: (0..projection.len()).collect(),
+        });
+        Ok(Some((DataSourceExec::from_data_source(config), cold_files, row_filter)))
     }
 }
 
@@ -215,24 +321,69 @@ pub fn user_schema(metadata: &TableMetadata) -> Result<(SchemaRef, Vec<bool>)> {
     Ok((Arc::new(arrow::datatypes::Schema::new(fields)), required))
 }
 
-/// Keep only rows with `lsn > watermark`; each entry knows its first lsn.
-fn rows_above(hot: HotSnapshot, watermark: Lsn) -> (Vec<RecordBatch>, usize) {
+/// Hot rows of the cut: insert entries' rows above `watermark`, without the
+/// versions deleted above it, shaped to `projection` of the provider schema
+/// (`users` user columns, then `_lsn` and `_shard`; the user columns of each
+/// batch are already projected to the user part of `projection`).
+struct HotRows {
+    batches: Vec<RecordBatch>,
+    entries: usize,
+    deleted: DeletedRows,
+}
+
+fn hot_rows(
+    hot: HotSnapshot,
+    watermark: Lsn,
+    shard: &str,
+    users: usize,
+    projection: &[usize],
+    schema: &SchemaRef,
+) -> Result<HotRows> {
     let entries = hot.entries.len();
-    let batches = hot
+    let mut deleted = DeletedRows::default();
+    for entry in hot
         .entries
-        .into_iter()
-        .filter(|e| e.last_lsn > watermark)
-        .map(|e| {
-            if e.first_lsn > watermark {
-                e.batch
+        .iter()
+        .filter(|e| e.op == WalOp::Delete && e.last_lsn > watermark)
+    {
+        let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
+        deleted.add_delete_batch(&entry.batch.slice(skip, entry.batch.num_rows() - skip))?;
+    }
+    let mut batches = Vec::new();
+    for entry in hot.entries {
+        if entry.op != WalOp::Insert || entry.last_lsn <= watermark {
+            continue;
+        }
+        let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
+        let rows = entry.batch.slice(skip, entry.batch.num_rows() - skip);
+        let first = entry.first_lsn + skip as Lsn;
+        let n = rows.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
+        let mut user_index = 0;
+        for i in projection {
+            if *i < users {
+                columns.push(rows.column(user_index).clone());
+                user_index += 1;
+            } else if *i == users {
+                columns.push(Arc::new(Int64Array::from_iter_values(first..first + n as Lsn)));
             } else {
-                let skip = (watermark - e.first_lsn + 1) as usize;
-                e.batch.slice(skip, e.batch.num_rows() - skip)
+                columns.push(Arc::new(StringArray::from(vec![shard; n])));
             }
-        })
-        .filter(|b| b.num_rows() > 0)
-        .collect();
-    (batches, entries)
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(n));
+        let mut batch = RecordBatch::try_new_with_options(schema.clone(), columns, &options)?;
+        if let Some(mask) = deleted.keep_mask_range(shard, first, n) {
+            batch = arrow::compute::filter_record_batch(&batch, &mask)?;
+        }
+        if batch.num_rows() > 0 {
+            batches.push(batch);
+        }
+    }
+    Ok(HotRows {
+        batches,
+        entries,
+        deleted,
+    })
 }
 
 #[async_trait]
@@ -261,39 +412,48 @@ impl TableProvider for TieredTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let projected = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => self.schema.clone(),
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
         };
-        let (hot, table, watermark) = self.read_cut(projection.map(|p| p.as_slice())).await?;
+        let projected = Arc::new(self.schema.project(&projection)?);
+        let users = self.user_schema.fields().len();
+        let user_projection: Vec<usize> = projection.iter().copied().filter(|i| *i < users).collect();
+        let (hot, table, watermark) = self.read_cut(Some(&user_projection)).await?;
         let shard = self.warehouse.hot.shard().to_string();
-        let (batches, entries) = rows_above(hot, watermark);
         // An empty projection (COUNT(*)) still needs the row count: decode
         // gives zero-column batches with the right number of rows.
+        let hot = hot_rows(hot, watermark, &shard, users, &projection, &projected)?;
+        let deleted = Arc::new(hot.deleted);
         let mut cut = CutSummary {
             table: self.name.to_string(),
             shard: shard.clone(),
             watermark,
-            hot_rows: batches.iter().map(|b| b.num_rows()).sum(),
+            hot_rows: hot.batches.iter().map(|b| b.num_rows()).sum(),
+            deleted_rows: deleted.len(),
             ..CutSummary::default()
         };
         let cold = self
-            .plan_cold(state, &table, projection, filters, limit, &mut cut)
+            .plan_cold(state, &table, &projection, filters, limit, &deleted, &mut cut)
             .await?;
         let hot_exec: Arc<dyn ExecutionPlan> = Arc::new(HotScanExec::new(
             self.name.to_string(),
             shard,
             watermark,
-            entries,
-            batches,
+            hot.entries,
+            hot.batches,
             projected.clone(),
         ));
         let mut children = vec![hot_exec];
-        let cold_files = cold.map(|(plan, files)| {
+        let mut row_filter = None;
+        let cold_files = cold.map(|(plan, files, filter)| {
             children.push(plan);
+            row_filter = filter;
             files
         });
-        Ok(Arc::new(TieredScanExec::try_new(cut, children, cold_files)?))
+        Ok(Arc::new(TieredScanExec::try_new(
+            cut, children, cold_files, row_filter,
+        )?))
     }
 
     async fn insert_into(
@@ -309,12 +469,6 @@ impl TableProvider for TieredTable {
                     .into(),
             );
         }
-        Ok(Arc::new(HotInsertExec::new(
-            self.name.clone(),
-            self.schema.clone(),
-            self.required.clone(),
-            input,
-            self.warehouse.clone(),
-        )))
+        Ok(Arc::new(HotInsertExec::new(self.clone(), input)))
     }
 }

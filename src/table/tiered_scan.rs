@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::{RecordBatch, RecordBatchOptions};
+use arrow::datatypes::SchemaRef;
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
 use datafusion::error::{DataFusionError, Result};
@@ -17,6 +19,7 @@ use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path;
 
+use super::row_id::DeletedRows;
 use crate::error::{Error, ErrorKind};
 use crate::hot::Lsn;
 
@@ -36,6 +39,33 @@ pub struct CutSummary {
     pub cold_rows: Option<u64>,
     /// The cold side reads at most this many rows (LIMIT pushed down).
     pub limited: bool,
+    /// Row versions deleted above the cut (hidden until compaction writes
+    /// the deletes into Iceberg).
+    pub deleted_rows: usize,
+}
+
+/// Drops deleted row versions from the cold side's batches, then the
+/// identity columns only the filter needed.
+#[derive(Debug, Clone)]
+pub struct RowFilter {
+    pub deleted: Arc<DeletedRows>,
+    /// Positions of `_lsn` and `_shard` in the cold scan's output.
+    pub lsn: usize,
+    pub shard: usize,
+    /// Output columns to keep, in order.
+    pub keep: Vec<usize>,
+}
+
+impl RowFilter {
+    fn apply(&self, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+        let mask = self
+            .deleted
+            .keep_mask(batch.column(self.shard).as_ref(), batch.column(self.lsn).as_ref())?;
+        let filtered = arrow::compute::filter_record_batch(batch, &mask)?;
+        let columns = self.keep.iter().map(|i| filtered.column(*i).clone()).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(filtered.num_rows()));
+        Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
+    }
 }
 
 impl CutSummary {
@@ -85,6 +115,7 @@ pub struct TieredScanExec {
     cut: CutSummary,
     children: Vec<Arc<dyn ExecutionPlan>>,
     cold_files: Option<ColdFiles>,
+    row_filter: Option<RowFilter>,
     properties: Arc<PlanProperties>,
 }
 
@@ -95,6 +126,7 @@ impl TieredScanExec {
         cut: CutSummary,
         children: Vec<Arc<dyn ExecutionPlan>>,
         cold_files: Option<ColdFiles>,
+        row_filter: Option<RowFilter>,
     ) -> Result<Self> {
         let Some(first) = children.first() else {
             return datafusion::common::internal_err!("TieredScanExec needs at least one tier");
@@ -114,6 +146,7 @@ impl TieredScanExec {
             cut,
             children,
             cold_files,
+            row_filter,
             properties,
         })
     }
@@ -133,17 +166,23 @@ impl DisplayAs for TieredScanExec {
                 "table={}\nsnapshot={snapshot}\nhot_rows={}\nfiles={}/{}",
                 c.table, c.hot_rows, c.files_planned, c.files_total
             ),
-            _ => write!(
-                f,
-                "TieredScan: table={}, snapshot={snapshot}, shard={}, watermark={}, hot_rows={}, files_planned={}, files_pruned={} of {}",
-                c.table,
-                c.shard,
-                c.watermark,
-                c.hot_rows,
-                c.files_planned,
-                c.files_pruned(),
-                c.files_total
-            ),
+            _ => {
+                write!(
+                    f,
+                    "TieredScan: table={}, snapshot={snapshot}, shard={}, watermark={}, hot_rows={}, files_planned={}, files_pruned={} of {}",
+                    c.table,
+                    c.shard,
+                    c.watermark,
+                    c.hot_rows,
+                    c.files_planned,
+                    c.files_pruned(),
+                    c.files_total
+                )?;
+                if c.deleted_rows > 0 {
+                    write!(f, ", deleted_rows={}", c.deleted_rows)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -188,6 +227,7 @@ impl ExecutionPlan for TieredScanExec {
             self.cut.clone(),
             children,
             self.cold_files.clone(),
+            self.row_filter.clone(),
         )?))
     }
 
@@ -199,15 +239,20 @@ impl ExecutionPlan for TieredScanExec {
                 let Some(files) = self.cold_files.clone().filter(|_| index > 0) else {
                     return Ok(stream);
                 };
-                let schema = stream.schema();
+                let schema = self.schema();
                 let table = self.cut.table.clone();
+                let row_filter = self.row_filter.clone();
+                let out_schema = schema.clone();
                 let named = stream.then(move |batch| {
                     let files = files.clone();
                     let table = table.clone();
+                    let row_filter = row_filter.clone();
+                    let schema = out_schema.clone();
                     async move {
-                        match batch {
-                            Ok(batch) => Ok(batch),
-                            Err(e) => Err(files.diagnose(table, partition, e).await),
+                        match (batch, row_filter) {
+                            (Ok(batch), None) => Ok(batch),
+                            (Ok(batch), Some(filter)) => filter.apply(&batch, &schema),
+                            (Err(e), _) => Err(files.diagnose(table, partition, e).await),
                         }
                     }
                 });

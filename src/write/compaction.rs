@@ -21,22 +21,18 @@ use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices
 use arrow::datatypes::SchemaRef;
 use iceberg::TableIdent;
 use iceberg::arrow::{PartitionValueCalculator, arrow_struct_to_literal};
-use iceberg::spec::{DataFile, DataFileFormat, Literal, PartitionKey, Transform};
+use iceberg::spec::{DataFile, Literal, PartitionKey, Transform};
 use iceberg::table::Table;
-use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
-use iceberg::writer::file_writer::ParquetWriterBuilder;
-use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
-use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use thermocline_catalog::watermark::{CommitOutcome, WatermarkCommit};
 
-use super::Progress;
+use super::rewrite::{FileRewrite, rewrite_without};
+use super::{Progress, files};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hot::{HotSnapshot, Lsn, TableName};
+use crate::hot::{HotSnapshot, Lsn, TableName, WalOp};
 use crate::sql::ddl::props;
 use crate::table::hidden;
+use crate::table::row_id::DeletedRows;
 use crate::warehouse::WarehouseInner;
 
 /// What one compaction did.
@@ -52,14 +48,16 @@ pub struct CompactionReport {
     pub watermark: Lsn,
     /// WAL entries deleted.
     pub truncated: u64,
+    /// Row versions deleted (by DELETE, UPDATE, upsert) that this
+    /// compaction wrote out: dropped before reaching Iceberg, or removed
+    /// from the files that held them.
+    pub deleted: u64,
+    /// Data files rewritten without deleted rows.
+    pub rewritten: usize,
     /// Another compactor of this shard committed these rows first.
     pub superseded: bool,
     pub elapsed: Duration,
 }
-
-/// Rows per Parquet row group: small enough for row-group pruning to bite
-/// on sorted data, large enough to keep column chunks efficient.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 /// Compact everything hot in `table` at the moment compaction starts.
 pub async fn compact_table(
@@ -94,20 +92,46 @@ pub async fn compact_table(
         return Ok(report);
     }
 
-    let batch = wal_rows(&iceberg_table, hot, expected, &shard)?;
+    let changes = wal_changes(&iceberg_table, hot, expected, &shard)?;
+    let batch = changes.rows;
     report.rows = batch.num_rows() as u64;
+    report.deleted = (changes.cold_deletes.len() + changes.hot_deleted) as u64;
     progress.begin(&format!("compacting {table}"), report.rows);
-    let parts = layout(&iceberg_table, batch)?;
-    let files = write_files(
-        &iceberg_table,
-        parts,
-        &shard,
-        upto,
-        progress,
-        wh.config.tiering.target_file_size,
-    )
-    .await?;
+    // Deletes of rows already in Iceberg: rewrite the files that hold them
+    // (copy-on-write), committed together with the new rows.
+    let rewrite = if changes.cold_deletes.is_empty() {
+        FileRewrite::default()
+    } else {
+        rewrite_without(
+            &iceberg_table,
+            &changes.cold_deletes,
+            wh.config.tiering.target_file_size,
+        )
+        .await?
+    };
+    if !rewrite.not_found.is_empty() {
+        tracing::warn!(
+            "compacting {table}: {} deleted row versions were in no data file (already gone?)",
+            rewrite.not_found.len()
+        );
+    }
+    let mut files = if batch.num_rows() == 0 {
+        Vec::new()
+    } else {
+        let parts = layout(&iceberg_table, batch)?;
+        write_files(
+            &iceberg_table,
+            parts,
+            &shard,
+            upto,
+            progress,
+            wh.config.tiering.target_file_size,
+        )
+        .await?
+    };
+    files.extend(rewrite.added.iter().cloned());
     report.files = files.len();
+    report.rewritten = rewrite.removed.len();
     report.bytes = files.iter().map(|f| f.file_size_in_bytes()).sum();
 
     let outcome = WatermarkCommit {
@@ -116,6 +140,8 @@ pub async fn compact_table(
         expected,
         new: upto,
         data_files: files.clone(),
+        removed_files: rewrite.removed.clone(),
+        properties: Default::default(),
     }
     .commit(wh.catalog.as_ref())
     .await;
@@ -149,15 +175,36 @@ fn keep_since(wh: &WarehouseInner) -> i64 {
     chrono::Utc::now().timestamp_micros().saturating_sub(retention)
 }
 
-/// Hot rows above `watermark` as one batch in the Iceberg table's Arrow
-/// schema (user columns by name, hidden columns generated).
-fn wal_rows(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> Result<RecordBatch> {
+/// What the WAL above a watermark holds, ready to compact.
+struct WalChanges {
+    /// Surviving new row versions, in the Iceberg table's Arrow schema.
+    rows: RecordBatch,
+    /// Deleted versions already in Iceberg (or written by other shards).
+    cold_deletes: DeletedRows,
+    /// Versions both written and deleted above the watermark: never written.
+    hot_deleted: usize,
+}
+
+/// Hot entries above `watermark`: insert entries become one batch in the
+/// Iceberg table's Arrow schema (user columns by name, hidden columns
+/// generated), minus the versions delete entries remove.
+fn wal_changes(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> Result<WalChanges> {
     let arrow_schema: SchemaRef = Arc::new(iceberg::arrow::schema_to_arrow_schema(
         table.metadata().current_schema(),
     )?);
+    let mut deleted = DeletedRows::default();
+    for entry in hot
+        .entries
+        .iter()
+        .filter(|e| e.op == WalOp::Delete && e.last_lsn > watermark)
+    {
+        let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
+        deleted.add_delete_batch(&entry.batch.slice(skip, entry.batch.num_rows() - skip))?;
+    }
     let mut batches = Vec::with_capacity(hot.entries.len());
+    let mut hot_deleted = 0;
     for entry in hot.entries {
-        if entry.last_lsn <= watermark {
+        if entry.op != WalOp::Insert || entry.last_lsn <= watermark {
             continue;
         }
         let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
@@ -181,13 +228,32 @@ fn wal_rows(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> Res
             };
             columns.push(column);
         }
-        batches.push(RecordBatch::try_new(arrow_schema.clone(), columns).map_err(|e| {
+        let mut batch = RecordBatch::try_new(arrow_schema.clone(), columns).map_err(|e| {
             Error::new(ErrorKind::Internal, "WAL rows do not fit the table schema")
                 .with_context("lsn", first)
                 .with_source(e)
-        })?);
+        })?;
+        if let Some(mask) = deleted.keep_mask_range(shard, first, n) {
+            batch = arrow::compute::filter_record_batch(&batch, &mask)?;
+            hot_deleted += n - batch.num_rows();
+        }
+        batches.push(batch);
     }
-    Ok(concat_batches(&arrow_schema, &batches)?)
+    // What is left to delete lives in Iceberg: this shard's versions at or
+    // below the watermark, and other shards' versions.
+    let mut cold_deletes = DeletedRows::default();
+    for deleted_shard in deleted.shards() {
+        for lsn in deleted.lsns(deleted_shard) {
+            if deleted_shard != shard || lsn <= watermark {
+                cold_deletes.insert(deleted_shard, lsn);
+            }
+        }
+    }
+    Ok(WalChanges {
+        rows: concat_batches(&arrow_schema, &batches)?,
+        cold_deletes,
+        hot_deleted,
+    })
 }
 
 /// Order rows for the files compaction writes and cut them into partitions.
@@ -278,41 +344,7 @@ async fn write_files(
     progress: &dyn Progress,
     default_file_size: u64,
 ) -> Result<Vec<DataFile>> {
-    let metadata = table.metadata();
-    let schema = metadata.current_schema().clone();
-    // The table's property wins (CREATE TABLE validated and normalised it to
-    // bytes); a value another engine wrote badly falls back, with a warning.
-    let target_file_size = match metadata.properties().get(props::TARGET_FILE_SIZE) {
-        None => default_file_size,
-        Some(v) => crate::config::parse_size(v).unwrap_or_else(|e| {
-            tracing::warn!(
-                "table {}: ignoring {}: {e}",
-                table.identifier(),
-                props::TARGET_FILE_SIZE
-            );
-            default_file_size
-        }),
-    } as usize;
-    let writer_props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(|e| Error::internal("zstd level").with_source(e))?,
-        ))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
-    let file_names = DefaultFileNameGenerator::new(
-        format!("{shard}-{upto:020}"),
-        Some(uuid::Uuid::now_v7().simple().to_string()),
-        DataFileFormat::Parquet,
-    );
-    let rolling = RollingFileWriterBuilder::new(
-        ParquetWriterBuilder::new(writer_props, schema.clone()),
-        target_file_size,
-        table.file_io().clone(),
-        DefaultLocationGenerator::new(metadata)?,
-        file_names,
-    );
-    let builder = DataFileWriterBuilder::new(rolling);
+    let builder = files::data_file_writers(table, &format!("{shard}-{upto:020}"), default_file_size)?;
 
     let mut files = Vec::new();
     for (key, part) in parts {

@@ -2,7 +2,9 @@
 //! Iceberg, recovery of a compaction cut short, and warehouse maintenance.
 
 pub mod compaction;
+pub mod files;
 pub mod maintenance;
+pub mod rewrite;
 
 pub use compaction::{CompactionReport, compact_table};
 pub use maintenance::{MaintenanceOptions, MaintenanceReport};

@@ -7,6 +7,8 @@
 //! atomic, and it fails (a *retryable* conflict) if any other writer, in this
 //! process or another, moved the pointer since we loaded it. The new metadata
 //! file is deleted when the swap loses, so a lost race leaves no garbage.
+//! `Catalog::update_table` and [`CommitCatalog::commit_table`] share that one
+//! path.
 
 mod db;
 
@@ -19,10 +21,14 @@ use async_trait::async_trait;
 use iceberg::io::FileIO;
 use iceberg::spec::{TableMetadata, TableMetadataBuilder};
 use iceberg::table::Table;
-use iceberg::{Catalog, MetadataLocation, Namespace, NamespaceIdent, Runtime, TableCommit, TableCreation, TableIdent};
+use iceberg::{
+    Catalog, MetadataLocation, Namespace, NamespaceIdent, Runtime, TableCommit, TableCreation, TableIdent,
+    TableRequirement, TableUpdate,
+};
 use url::Url;
 
 use self::db::{Db, EXISTS_PROPERTY, namespace_not_found, table_not_found};
+use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The `catalog_name` our rows carry unless told otherwise.
@@ -200,42 +206,52 @@ impl SqliteCatalog {
         self.build_table(ident, metadata, metadata_location)
     }
 
-    async fn commit(&self, mut commit: TableCommit) -> Result<Table> {
-        let ident = commit.identifier().clone();
+    /// The one commit path, behind both `update_table` and `commit_table`:
+    /// check `requirements` against the current metadata, apply `updates`
+    /// to it, write the new metadata file, swap the pointer.
+    async fn commit(
+        &self,
+        ident: &TableIdent,
+        requirements: Vec<TableRequirement>,
+        updates: Vec<TableUpdate>,
+    ) -> Result<Table> {
         let ns = dotted(ident.namespace())?;
-        let (current, old_location) = self.load(&ident).await?;
-        // Check the requirements ourselves (taking them out of the commit) so
-        // the conflict can say which one failed; `apply` then has none left.
-        let requirements = commit.take_requirements();
+        let (current, old_location) = self.load(ident).await?;
+        let at = |e: Error| {
+            e.with_context("table", ident.to_string())
+                .with_context("metadata_location", old_location.as_str())
+        };
+        // Checked here rather than left to `TableCommit::apply` so the
+        // conflict can say which requirement failed.
         for requirement in &requirements {
             if let Err(e) = requirement.check(Some(current.metadata())) {
                 // Iceberg marks requirement failures retryable: re-applying the
                 // change on fresh metadata may succeed.
-                return Err(Error::new(ErrorKind::CommitConflict, "commit requirement failed")
+                return Err(at(Error::new(ErrorKind::CommitConflict, "commit requirement failed")
                     .with_retryable(true)
-                    .with_context("table", ident.to_string())
                     .with_context("requirement", format!("{requirement:?}"))
-                    .with_context("metadata_location", old_location.as_str())
-                    .with_source(e));
+                    .with_source(e)));
             }
         }
-        let staged = commit.apply(current).map_err(|e| {
-            Error::from(e)
-                .with_context("table", ident.to_string())
-                .with_context("metadata_location", old_location.as_str())
-        })?;
-        let new_location = staged.metadata_location_result()?.to_string();
-        let parsed = MetadataLocation::from_str(&new_location)?;
-        staged
-            .metadata()
-            .write_to(&self.file_io, &parsed)
+        let mut builder = current.metadata().clone().into_builder(Some(old_location.clone()));
+        for update in updates {
+            builder = update.apply(builder).map_err(|e| at(e.into()))?;
+        }
+        let metadata = builder.build().map_err(|e| at(e.into()))?.metadata;
+        let new_location = MetadataLocation::from_str(&old_location)
+            .map_err(|e| at(e.into()))?
+            .with_next_version()
+            .with_new_metadata(&metadata);
+        metadata
+            .write_to(&self.file_io, &new_location)
             .await
             .map_err(|e| Error::from(e).with_context("table", ident.to_string()))?;
+        let new_location = new_location.to_string();
         let swapped = self
             .db
             .swap_metadata_location(&ns, ident.name(), &old_location, &new_location);
         match swapped {
-            Ok(true) => Ok(staged),
+            Ok(true) => self.build_table(ident.clone(), metadata, new_location),
             Ok(false) => {
                 self.discard(&new_location).await;
                 Err(Error::new(
@@ -401,8 +417,23 @@ impl Catalog for SqliteCatalog {
         Ok(loaded)
     }
 
-    async fn update_table(&self, commit: TableCommit) -> iceberg::Result<Table> {
-        Ok(self.commit(commit).await?)
+    async fn update_table(&self, mut commit: TableCommit) -> iceberg::Result<Table> {
+        let ident = commit.identifier().clone();
+        let requirements = commit.take_requirements();
+        let updates = commit.take_updates();
+        Ok(self.commit(&ident, requirements, updates).await?)
+    }
+}
+
+#[async_trait]
+impl CommitCatalog for SqliteCatalog {
+    async fn commit_table(
+        &self,
+        ident: &TableIdent,
+        requirements: Vec<TableRequirement>,
+        updates: Vec<TableUpdate>,
+    ) -> iceberg::Result<Table> {
+        Ok(self.commit(ident, requirements, updates).await?)
     }
 }
 

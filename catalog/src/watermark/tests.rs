@@ -1,6 +1,7 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures::TryStreamExt;
 use iceberg::{Catalog, NamespaceIdent};
 use object_store::local::LocalFileSystem;
 use url::Url;
@@ -23,13 +24,13 @@ async fn setup() -> (tempfile::TempDir, Arc<SqliteCatalog>, Table) {
 
 fn commit(table: &Table, shard: &str, expected: i64, new: i64) -> WatermarkCommit {
     let name = format!("{shard}-{new}-{}", uuid::Uuid::new_v4());
-    WatermarkCommit {
-        ident: table.identifier().clone(),
-        shard: shard.to_string(),
+    WatermarkCommit::new(
+        table.identifier().clone(),
+        shard,
         expected,
         new,
-        data_files: vec![test_data_file(table, &name, 1).unwrap()],
-    }
+        vec![test_data_file(table, &name, 1).unwrap()],
+    )
 }
 
 /// Snapshots of the current ancestry, oldest first.
@@ -204,4 +205,280 @@ fn backoff_grows_and_is_capped() {
         assert!(d >= Duration::from_millis(5), "{attempt}: {d:?}");
     }
     assert!(backoff(30) >= Duration::from_millis(250));
+}
+
+/// A catalog that lets `meddle` (another writer) commit just before our
+/// first `commit_table` reaches the real catalog, so that commit conflicts.
+#[derive(Debug)]
+struct Meddling {
+    inner: Arc<SqliteCatalog>,
+    meddle: tokio::sync::Mutex<Option<WatermarkCommit>>,
+}
+
+#[async_trait]
+impl Catalog for Meddling {
+    async fn list_namespaces(&self, p: Option<&NamespaceIdent>) -> iceberg::Result<Vec<NamespaceIdent>> {
+        self.inner.list_namespaces(p).await
+    }
+    async fn create_namespace(&self, n: &NamespaceIdent, p: HashMap<String, String>) -> iceberg::Result<Namespace> {
+        self.inner.create_namespace(n, p).await
+    }
+    async fn get_namespace(&self, n: &NamespaceIdent) -> iceberg::Result<Namespace> {
+        self.inner.get_namespace(n).await
+    }
+    async fn namespace_exists(&self, n: &NamespaceIdent) -> iceberg::Result<bool> {
+        self.inner.namespace_exists(n).await
+    }
+    async fn update_namespace(&self, n: &NamespaceIdent, p: HashMap<String, String>) -> iceberg::Result<()> {
+        self.inner.update_namespace(n, p).await
+    }
+    async fn drop_namespace(&self, n: &NamespaceIdent) -> iceberg::Result<()> {
+        self.inner.drop_namespace(n).await
+    }
+    async fn list_tables(&self, n: &NamespaceIdent) -> iceberg::Result<Vec<TableIdent>> {
+        self.inner.list_tables(n).await
+    }
+    async fn create_table(&self, n: &NamespaceIdent, c: TableCreation) -> iceberg::Result<Table> {
+        self.inner.create_table(n, c).await
+    }
+    async fn load_table(&self, t: &TableIdent) -> iceberg::Result<Table> {
+        self.inner.load_table(t).await
+    }
+    async fn drop_table(&self, t: &TableIdent) -> iceberg::Result<()> {
+        self.inner.drop_table(t).await
+    }
+    async fn purge_table(&self, t: &TableIdent) -> iceberg::Result<()> {
+        self.inner.purge_table(t).await
+    }
+    async fn table_exists(&self, t: &TableIdent) -> iceberg::Result<bool> {
+        self.inner.table_exists(t).await
+    }
+    async fn rename_table(&self, s: &TableIdent, d: &TableIdent) -> iceberg::Result<()> {
+        self.inner.rename_table(s, d).await
+    }
+    async fn register_table(&self, t: &TableIdent, m: String) -> iceberg::Result<Table> {
+        self.inner.register_table(t, m).await
+    }
+    async fn update_table(&self, c: TableCommit) -> iceberg::Result<Table> {
+        self.inner.update_table(c).await
+    }
+}
+
+#[async_trait]
+impl CommitCatalog for Meddling {
+    async fn commit_table(
+        &self,
+        ident: &TableIdent,
+        requirements: Vec<iceberg::TableRequirement>,
+        updates: Vec<iceberg::TableUpdate>,
+    ) -> iceberg::Result<Table> {
+        if let Some(other) = self.meddle.lock().await.take() {
+            let outcome = other.commit(self.inner.as_ref()).await.unwrap();
+            assert!(matches!(outcome, CommitOutcome::Committed { .. }), "{outcome:?}");
+        }
+        self.inner.commit_table(ident, requirements, updates).await
+    }
+}
+
+fn data_path(table: &Table, name: &str) -> String {
+    format!("{}/data/{name}.parquet", table.metadata().location())
+}
+
+/// Two files of shard `a` in one snapshot: `f1` (10 rows) and `f2` (20).
+async fn two_files(catalog: &SqliteCatalog, table: &Table) -> Table {
+    let files = vec![
+        test_data_file(table, "f1", 10).unwrap(),
+        test_data_file(table, "f2", 20).unwrap(),
+    ];
+    match WatermarkCommit::new(table.identifier().clone(), "a", 0, 1, files)
+        .commit(catalog)
+        .await
+        .unwrap()
+    {
+        CommitOutcome::Committed { table, .. } => table,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Every manifest and manifest list under the table's metadata folder is
+/// one some snapshot references: lost attempts left nothing behind.
+async fn assert_no_stray_manifests(table: &Table) {
+    let metadata_dir = table.metadata().location().trim_start_matches("file://").to_string() + "/metadata";
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&metadata_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".avro"))
+        .collect();
+    let mut referenced = BTreeSet::new();
+    for snapshot in table.metadata().snapshots() {
+        let name = |p: &str| p.rsplit('/').next().unwrap().to_string();
+        referenced.insert(name(snapshot.manifest_list()));
+        for file in table.manifest_list_reader(snapshot).load().await.unwrap().entries() {
+            referenced.insert(name(&file.manifest_path));
+        }
+    }
+    assert_eq!(on_disk, referenced);
+}
+
+#[tokio::test]
+async fn a_conflicting_overwrite_retries_on_fresh_metadata() {
+    let (_dir, catalog, table) = setup().await;
+    let table = two_files(&catalog, &table).await;
+    // Shard b appends while our overwrite of f1 is on its way.
+    let other = commit(&table, "b", 0, 4);
+    let meddling = Meddling {
+        inner: catalog.clone(),
+        meddle: tokio::sync::Mutex::new(Some(other)),
+    };
+    let ours = WatermarkCommit::new(
+        table.identifier().clone(),
+        "a",
+        1,
+        2,
+        vec![test_data_file(&table, "f1r", 8).unwrap()],
+    )
+    .with_removed_files([data_path(&table, "f1")]);
+    let CommitOutcome::Committed {
+        table: now, attempts, ..
+    } = ours.commit(&meddling).await.unwrap()
+    else {
+        panic!("superseded");
+    };
+    assert_eq!(attempts, 2);
+    assert_eq!(
+        watermarks(now.metadata(), None),
+        [("a".to_string(), 2), ("b".to_string(), 4)].into()
+    );
+    let summary = &now
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties;
+    assert_eq!(summary["total-records"], "29", "{summary:?}"); // 20 + 8 + b's 1
+    assert_eq!(summary["total-data-files"], "3", "{summary:?}");
+    let mut live: Vec<String> = now
+        .scan()
+        .build()
+        .unwrap()
+        .plan_files()
+        .await
+        .unwrap()
+        .map_ok(|t| t.data_file_path)
+        .try_collect()
+        .await
+        .unwrap();
+    live.sort();
+    assert_eq!(live.len(), 3);
+    assert!(live.contains(&data_path(&table, "f1r")) && live.contains(&data_path(&table, "f2")));
+    assert!(!live.contains(&data_path(&table, "f1")));
+    assert_no_stray_manifests(&now).await;
+}
+
+#[tokio::test]
+async fn a_retry_never_removes_a_file_someone_else_removed_meanwhile() {
+    let (_dir, catalog, table) = setup().await;
+    let table = two_files(&catalog, &table).await;
+    // Shard b rewrites f1 first (deleting other rows of it).
+    let other = WatermarkCommit::new(
+        table.identifier().clone(),
+        "b",
+        0,
+        1,
+        vec![test_data_file(&table, "f1-by-b", 9).unwrap()],
+    )
+    .with_removed_files([data_path(&table, "f1")]);
+    let meddling = Meddling {
+        inner: catalog.clone(),
+        meddle: tokio::sync::Mutex::new(Some(other)),
+    };
+    let ours = WatermarkCommit::new(
+        table.identifier().clone(),
+        "a",
+        1,
+        2,
+        vec![test_data_file(&table, "f1-by-a", 8).unwrap()],
+    )
+    .with_removed_files([data_path(&table, "f1")]);
+    let err = ours.commit(&meddling).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CommitConflict, "{err}");
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("f1.parquet"), "{err}");
+    let now = catalog.load_table(table.identifier()).await.unwrap();
+    assert_eq!(watermark(now.metadata(), None, "a"), 1, "our commit must not land");
+    assert_eq!(watermark(now.metadata(), None, "b"), 1);
+    assert_no_stray_manifests(&now).await;
+}
+
+#[tokio::test]
+async fn overwrite_requests_that_break_the_rules_are_refused() {
+    let (_dir, catalog, table) = setup().await;
+    let table = two_files(&catalog, &table).await;
+    let f1 = data_path(&table, "f1");
+
+    let reserved = commit(&table, "a", 1, 2).with_properties([(watermark_key("b"), "99".to_string())]);
+    let err = reserved.commit(catalog.as_ref()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let reserved = commit(&table, "a", 1, 2).with_properties([(COMMIT_ID_KEY.to_string(), "x".to_string())]);
+    assert_eq!(
+        reserved.commit(catalog.as_ref()).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+
+    let both = WatermarkCommit::new(
+        table.identifier().clone(),
+        "a",
+        1,
+        2,
+        vec![test_data_file(&table, "f1", 10).unwrap()],
+    )
+    .with_removed_files([f1.clone()]);
+    let err = both.commit(catalog.as_ref()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+
+    let never = commit(&table, "a", 1, 2).with_removed_files([data_path(&table, "never-there")]);
+    let err = never.commit(catalog.as_ref()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CommitConflict, "{err}");
+    assert!(err.is_retryable() && err.to_string().contains("never-there"), "{err}");
+
+    let now = catalog.load_table(table.identifier()).await.unwrap();
+    assert_eq!(
+        now.metadata_location(),
+        table.metadata_location(),
+        "nothing was committed"
+    );
+    assert_no_stray_manifests(&now).await;
+}
+
+#[tokio::test]
+async fn extra_properties_ride_along_on_a_fast_append_too() {
+    let (_dir, catalog, table) = setup().await;
+    let ours = commit(&table, "a", 0, 3).with_properties([("thermocline.max-commit-ts".to_string(), "17".to_string())]);
+    let CommitOutcome::Committed { table: now, .. } = ours.commit(catalog.as_ref()).await.unwrap() else {
+        panic!("superseded");
+    };
+    let snapshot = now.metadata().current_snapshot().unwrap();
+    assert_eq!(snapshot.summary().operation, iceberg::spec::Operation::Append);
+    let props = &snapshot.summary().additional_properties;
+    assert_eq!(props["thermocline.max-commit-ts"], "17");
+    assert_eq!(props[&watermark_key("a")], "3");
+}
+
+#[tokio::test]
+async fn copy_on_write_needs_a_v2_table() {
+    let (_dir, catalog, _) = setup().await;
+    let ns = NamespaceIdent::new("ns".into());
+    let creation = TableCreation::builder()
+        .name("v1".to_string())
+        .schema(crate::conformance::test_schema().unwrap())
+        .format_version(iceberg::spec::FormatVersion::V1)
+        .build();
+    let v1 = catalog.create_table(&ns, creation).await.unwrap();
+    let v1 = two_files(&catalog, &v1).await;
+    let err = commit(&v1, "a", 1, 2)
+        .with_removed_files([data_path(&v1, "f1")])
+        .commit(catalog.as_ref())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotSupported, "{err}");
 }
