@@ -4,6 +4,7 @@
 //! Everything is registered through one [`register_functions`] call, so the
 //! native session, the Durable Object and tests see the same SQL surface.
 
+pub mod json;
 pub mod transforms;
 
 use datafusion::logical_expr::ScalarUDF;
@@ -23,9 +24,12 @@ pub fn functions() -> Vec<ScalarUDF> {
     ]
 }
 
-/// Register thermocline's SQL functions on a session.
+/// Register thermocline's SQL functions on a session: the functions above,
+/// and PostgreSQL's jsonb functions, aggregates, operators and casts
+/// ([`json::register`]).
 pub fn register_functions(ctx: &SessionContext) {
     for function in functions() {
         ctx.register_udf(function);
     }
+    json::register(ctx);
 }
