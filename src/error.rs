@@ -160,6 +160,15 @@ impl From<Error> for DataFusionError {
 
 impl From<DataFusionError> for Error {
     fn from(e: DataFusionError) -> Self {
+        // jsonb errors carry PostgreSQL's SQLSTATE, wherever DataFusion
+        // wrapped them (constant folding, a Parquet row filter).
+        if let Some(json) = thermocline_udfs::json::find_json_error(&e) {
+            let kind = match json.sqlstate() {
+                "22P02" => ErrorKind::InvalidText,
+                _ => ErrorKind::Plan,
+            };
+            return Error::new(kind, json.to_string());
+        }
         // Unwrap our own errors that travelled through DataFusion so the kind
         // (and so the SQLSTATE) survives the round trip.
         match e {

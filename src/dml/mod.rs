@@ -136,9 +136,24 @@ pub async fn update(
     })
 }
 
-/// Check and normalise rows for the table: column count, types, NOT NULL.
+/// Check and normalise rows for the table: column count, types, NOT NULL,
+/// and jsonb values parsed and stored in PostgreSQL's canonical text.
 fn prepare(table: &TieredTable, rows: &RecordBatch) -> Result<RecordBatch> {
-    validate_batch(table.name(), table.user_schema(), table.required(), rows)
+    let rows = validate_batch(table.name(), table.user_schema(), table.required(), rows)?;
+    if !table.jsonb_columns().iter().any(|j| *j) {
+        return Ok(rows);
+    }
+    let mut columns = rows.columns().to_vec();
+    for (i, is_jsonb) in table.jsonb_columns().iter().enumerate() {
+        if *is_jsonb {
+            columns[i] = thermocline_udfs::json::normalize_jsonb(&columns[i]).map_err(|e| {
+                Error::new(ErrorKind::InvalidText, e.to_string())
+                    .with_context("table", table.name())
+                    .with_context("column", rows.schema().field(i).name())
+            })?;
+        }
+    }
+    Ok(RecordBatch::try_new(rows.schema(), columns)?)
 }
 
 /// Stage `Delete(before, ids → successors)` then `Insert(new_rows)`; row `i`
