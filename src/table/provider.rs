@@ -340,15 +340,7 @@ fn hot_rows(
     schema: &SchemaRef,
 ) -> Result<HotRows> {
     let entries = hot.entries.len();
-    let mut deleted = DeletedRows::default();
-    for entry in hot
-        .entries
-        .iter()
-        .filter(|e| e.op == WalOp::Delete && e.last_lsn > watermark)
-    {
-        let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
-        deleted.add_delete_batch(&entry.batch.slice(skip, entry.batch.num_rows() - skip))?;
-    }
+    let deleted = DeletedRows::above(&hot.entries, watermark)?;
     let mut batches = Vec::new();
     for entry in hot.entries {
         if entry.op != WalOp::Insert || entry.last_lsn <= watermark {

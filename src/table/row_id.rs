@@ -20,7 +20,7 @@ use arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, Int64Arra
 use arrow::datatypes::Int64Type;
 
 use crate::error::{Error, Result};
-use crate::hot::Lsn;
+use crate::hot::{Lsn, WalEntry, WalOp};
 
 /// Column of a `Delete` WAL entry: the lsn of the version deleted.
 pub const ROW_LSN: &str = "_row_lsn";
@@ -79,6 +79,20 @@ impl DeletedRows {
                 self.insert(shard, *lsn);
             }
         }
+    }
+
+    /// The versions deleted by `Delete` entries' rows above `watermark`
+    /// (rows at or below it are already applied in Iceberg).
+    pub fn above(entries: &[WalEntry], watermark: Lsn) -> Result<Self> {
+        let mut deleted = Self::default();
+        for entry in entries
+            .iter()
+            .filter(|e| e.op == WalOp::Delete && e.last_lsn > watermark)
+        {
+            let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
+            deleted.add_delete_batch(&entry.batch.slice(skip, entry.batch.num_rows() - skip))?;
+        }
+        Ok(deleted)
     }
 
     /// Record every row of a `Delete` WAL batch.

@@ -192,15 +192,7 @@ fn wal_changes(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> 
     let arrow_schema: SchemaRef = Arc::new(iceberg::arrow::schema_to_arrow_schema(
         table.metadata().current_schema(),
     )?);
-    let mut deleted = DeletedRows::default();
-    for entry in hot
-        .entries
-        .iter()
-        .filter(|e| e.op == WalOp::Delete && e.last_lsn > watermark)
-    {
-        let skip = (watermark + 1 - entry.first_lsn).max(0) as usize;
-        deleted.add_delete_batch(&entry.batch.slice(skip, entry.batch.num_rows() - skip))?;
-    }
+    let deleted = DeletedRows::above(&hot.entries, watermark)?;
     let mut batches = Vec::with_capacity(hot.entries.len());
     let mut hot_deleted = 0;
     for entry in hot.entries {
