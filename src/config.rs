@@ -184,6 +184,9 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
             format!("bad duration {text:?}: expected e.g. 90s, 5m, 2h, 7d"),
         )
     })?;
+    if unit == "ms" {
+        return Ok(Duration::from_millis(n));
+    }
     let seconds = match unit {
         "" | "s" => n,
         "m" | "min" => n * 60,
@@ -192,7 +195,7 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         _ => {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("bad duration unit {unit:?} in {text:?}: use s, m, h or d"),
+                format!("bad duration unit {unit:?} in {text:?}: use ms, s, m, h or d"),
             ));
         }
     };

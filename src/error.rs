@@ -33,6 +33,13 @@ pub enum ErrorKind {
     TransactionState,
     /// Another session holds the shard's write lock longer than we wait (55P03).
     LockNotAvailable,
+    /// A column named that does not exist (42703).
+    UndefinedColumn,
+    /// A column added or renamed to a name the table already has (42701).
+    DuplicateColumn,
+    /// A change refused because something else depends on the object, e.g.
+    /// dropping a partition source column (2BP01).
+    DependentObjects,
     /// A feature we do not (yet) support.
     NotSupported,
     /// A file in the warehouse is missing or unreadable (corrupt Parquet,
@@ -62,6 +69,9 @@ impl ErrorKind {
             ErrorKind::InvalidText => "22P02",
             ErrorKind::TransactionState => "25P02",
             ErrorKind::LockNotAvailable => "55P03",
+            ErrorKind::UndefinedColumn => "42703",
+            ErrorKind::DuplicateColumn => "42701",
+            ErrorKind::DependentObjects => "2BP01",
             ErrorKind::NotSupported => "0A000",
             ErrorKind::Storage => "58030",
             ErrorKind::HotStore => "58000",

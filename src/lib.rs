@@ -12,6 +12,7 @@
 pub mod config;
 pub mod dml;
 pub mod error;
+pub mod history;
 pub mod hot;
 pub mod session;
 pub mod sql;

@@ -2,6 +2,8 @@
 //! here; everything else is planned and run by DataFusion over the
 //! warehouse's tiered tables.
 
+mod alter;
+
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt64Array};
@@ -91,6 +93,10 @@ impl Session {
             Arc::new(WarehouseCatalogProvider::new(warehouse.clone(), txn.clone())),
         );
         thermocline_udfs::register_functions(&ctx);
+        ctx.register_udtf(
+            "thermocline_changes",
+            Arc::new(crate::history::cdc::ChangesFunction::new(warehouse.clone())),
+        );
         Self { warehouse, ctx, txn }
     }
 
@@ -179,6 +185,7 @@ impl Session {
             Command::Update(statement) | Command::Delete(statement) => self.update_or_delete(*statement, params).await,
             Command::Checkpoint(target) => self.checkpoint(target).await,
             Command::CreateTable(create) => self.create_table(*create, params).await,
+            Command::AlterTable(alter) => self.alter_table(*alter).await,
             Command::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
             Command::CreateSchema { name, if_not_exists } => self.create_schema(&name, if_not_exists).await,
             Command::Describe(name) => self.describe(&name).await,

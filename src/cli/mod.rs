@@ -6,6 +6,7 @@
 //! 2 for bad command-line usage.
 
 mod admin;
+mod changes;
 mod demo;
 mod format;
 mod progress;
@@ -56,6 +57,23 @@ enum Command {
     Maintain(MaintainArgs),
     /// Build a demo warehouse of ~1M events, compact most, query both tiers.
     Demo(DemoArgs),
+    /// Print a table's change events (c/u/d) as JSON lines; --follow for new ones.
+    Changes(ChangesArgs),
+}
+
+#[derive(Debug, Args)]
+struct ChangesArgs {
+    /// The table (`name` or `schema.name`).
+    table: String,
+    /// Only events with an lsn above this (the last one a consumer handled).
+    #[arg(long, default_value_t = 0)]
+    since: i64,
+    /// Keep running and print new events as they commit.
+    #[arg(long)]
+    follow: bool,
+    /// How often --follow looks for new events.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    interval: Duration,
 }
 
 const SQL_HELP: &str = "\
@@ -226,6 +244,11 @@ fn run(runtime: &Runtime, cli: Cli, sql_matches: Option<&ArgMatches>) -> Result<
             };
             let wh = open(runtime, &cli, CompactionMode::Manual)?;
             runtime.block_on(admin::maintain(&wh, &options))?;
+            Ok(())
+        }
+        Command::Changes(args) => {
+            let wh = open(runtime, &cli, CompactionMode::Manual)?;
+            runtime.block_on(changes::run(&wh, &args.table, args.since, args.follow, args.interval))?;
             Ok(())
         }
         Command::Demo(args) => {

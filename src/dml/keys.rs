@@ -23,9 +23,9 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, col, lit};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::table::TieredTable;
 use crate::table::constraints::Constraint;
 use crate::table::row_id::DeletedRows;
+use crate::table::{TieredTable, hidden};
 
 /// Above this many distinct values a key column is pushed down as a range.
 const MAX_IN_LIST: usize = 256;
@@ -176,13 +176,15 @@ fn pushdown_filter(name: &str, column: &ArrayRef, valid: &[bool]) -> Result<Expr
 
 /// The `(shard, lsn)` of each row of a lookup result.
 pub fn row_ids(batch: &RecordBatch) -> Result<Vec<(String, i64)>> {
-    let n = batch.num_columns();
-    let lsns = batch
-        .column(n - 2)
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::internal(format!("row identity column {name} is missing")))
+    };
+    let lsns = column(hidden::LSN)?
         .as_primitive_opt::<Int64Type>()
         .ok_or_else(|| Error::internal("row lsn is not Int64"))?;
-    let shards = batch
-        .column(n - 1)
+    let shards = column(hidden::SHARD)?
         .as_string_opt::<i32>()
         .ok_or_else(|| Error::internal("row shard is not Utf8"))?;
     Ok((0..batch.num_rows())

@@ -62,7 +62,7 @@ pub async fn insert(
     let Some(clause) = on_conflict else {
         let all: Vec<&Constraint> = table.constraints().iter().collect();
         keys::check_unique(state, table, &all, &rows, &DeletedRows::default()).await?;
-        txn.stage(table.name(), WalOp::Insert, rows.clone())?;
+        txn.stage(table.name(), WalOp::Insert, table.wal_batch(rows.clone())?)?;
         return Ok(Written {
             count: rows.num_rows() as u64,
             rows,
@@ -89,15 +89,18 @@ pub async fn insert(
     }
 }
 
-/// DELETE: `rows` are the deleted versions, user columns then `_lsn`, `_shard`.
+/// DELETE: `rows` are the deleted versions, user columns then `_lsn`,
+/// `_shard`, `_commit_ts`.
 pub async fn delete(table: &TieredTable, rows: RecordBatch) -> Result<Written> {
     let rows = distinct_versions(&rows)?;
     let users = table.user_schema().fields().len();
     let before = rows.project(&(0..users).collect::<Vec<_>>())?;
-    let ids = rows.project(&[users, users + 1])?;
+    let ids = rows.project(&[users, users + 1, users + 2])?;
     let new_lsn: Option<Lsn> = None;
     let entry = delete_entry(table, &before, &ids, new_lsn)?;
-    table.transaction().stage(table.name(), WalOp::Delete, entry)?;
+    table
+        .transaction()
+        .stage(table.name(), WalOp::Delete, table.wal_batch(entry)?)?;
     Ok(Written {
         count: before.num_rows() as u64,
         rows: before,
@@ -105,7 +108,7 @@ pub async fn delete(table: &TieredTable, rows: RecordBatch) -> Result<Written> {
 }
 
 /// UPDATE: `rows` are the new versions (user columns), then `_lsn`,
-/// `_shard` of the version each replaces, then the old values.
+/// `_shard`, `_commit_ts` of the version each replaces, then the old values.
 pub async fn update(
     state: &SessionState,
     table: &TieredTable,
@@ -115,8 +118,8 @@ pub async fn update(
     let rows = distinct_versions_at(&rows, table.user_schema().fields().len())?;
     let users = table.user_schema().fields().len();
     let new_rows = prepare(table, &rows.project(&(0..users).collect::<Vec<_>>())?)?;
-    let ids = rows.project(&[users, users + 1])?;
-    let before = rows.project(&(users + 2..users + 2 + users).collect::<Vec<_>>())?;
+    let ids = rows.project(&[users, users + 1, users + 2])?;
+    let before = rows.project(&(users + 3..users + 3 + users).collect::<Vec<_>>())?;
     let before = RecordBatch::try_new(table.user_schema().clone(), before.columns().to_vec())?;
     let mut replaced = DeletedRows::default();
     for (shard, lsn) in keys::row_ids(&ids)? {
@@ -168,8 +171,8 @@ fn stage_replacement(
     // The insert entry follows the delete entry, so its first lsn is known.
     let successor = txn.next_lsn()? + before.num_rows() as Lsn;
     let entry = delete_entry(table, before, ids, Some(successor))?;
-    txn.stage(table.name(), WalOp::Delete, entry)?;
-    txn.stage(table.name(), WalOp::Insert, new_rows.clone())?;
+    txn.stage(table.name(), WalOp::Delete, table.wal_batch(entry)?)?;
+    txn.stage(table.name(), WalOp::Insert, table.wal_batch(new_rows.clone())?)?;
     Ok(())
 }
 
@@ -186,6 +189,11 @@ fn delete_entry(
     fields.push(Arc::new(Field::new(row_id::ROW_SHARD, DataType::Utf8, false)));
     fields.push(Arc::new(Field::new(row_id::ROW_LSN, DataType::Int64, false)));
     fields.push(Arc::new(Field::new(row_id::NEW_LSN, DataType::Int64, true)));
+    fields.push(Arc::new(Field::new(
+        row_id::ROW_COMMIT_TS,
+        hidden::commit_ts_type(),
+        true,
+    )));
     let mut columns: Vec<ArrayRef> = before.columns().to_vec();
     columns.push(arrow::compute::cast(ids.column(1), &DataType::Utf8)?);
     columns.push(ids.column(0).clone());
@@ -193,6 +201,7 @@ fn delete_entry(
         Some(first) => Int64Array::from_iter_values(first..first + n as Lsn),
         None => Int64Array::new_null(n),
     }));
+    columns.push(arrow::compute::cast(ids.column(2), &hidden::commit_ts_type())?);
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| {
         Error::internal("delete entry does not fit its schema")
             .with_context("table", table.name())
@@ -228,7 +237,7 @@ fn distinct_versions_at(batch: &RecordBatch, ids: usize) -> Result<RecordBatch> 
 }
 
 fn distinct_versions(batch: &RecordBatch) -> Result<RecordBatch> {
-    distinct_versions_at(batch, batch.num_columns() - 2)
+    distinct_versions_at(batch, batch.num_columns() - 3)
 }
 
 /// The arbiter constraint of an ON CONFLICT clause, if it names one.
@@ -301,7 +310,9 @@ async fn insert_or_skip(
         .filter(|c| !arbiters.iter().any(|a| a.name == c.name))
         .collect();
     keys::check_unique(state, table, &others, &kept, &DeletedRows::default()).await?;
-    table.transaction().stage(table.name(), WalOp::Insert, kept.clone())?;
+    table
+        .transaction()
+        .stage(table.name(), WalOp::Insert, table.wal_batch(kept.clone())?)?;
     Ok(Written {
         count: kept.num_rows() as u64,
         rows: kept,
@@ -362,6 +373,7 @@ async fn upsert(
             RecordBatch::new_empty(Arc::new(Schema::new(vec![
                 Field::new(hidden::LSN, DataType::Int64, true),
                 Field::new(hidden::SHARD, DataType::Utf8, true),
+                Field::new(hidden::COMMIT_TS, hidden::commit_ts_type(), true),
             ]))),
         )
     } else {
@@ -370,7 +382,7 @@ async fn upsert(
         let (values, chosen) = evaluate_do_update(table, &old, &new, assignments, selection, params).await?;
         let old = arrow::compute::take_record_batch(&old, &chosen)?;
         let before = old.project(&(0..users).collect::<Vec<_>>())?;
-        let ids = old.project(&[users, users + 1])?;
+        let ids = old.project(&[users, users + 1, users + 2])?;
         (prepare(table, &values)?, before, ids)
     };
     let mut replaced = DeletedRows::default();

@@ -5,7 +5,7 @@
 //! values, Filter(p, Join(Scan t, Scan u))))`: the input computes the rows,
 //! with any predicate, subquery or join. We run that input ourselves after
 //! two changes: the scan of the target reads [`TieredTable::with_row_ids`],
-//! so each row carries its `_lsn` and `_shard`, and every projection above it
+//! so each row carries its `_lsn`, `_shard` and `_commit_ts`, and every projection above it
 //! passes them through. For an UPDATE the top projection also keeps the old
 //! values (`__before_<i>`), the before-image CDC needs.
 
@@ -53,7 +53,7 @@ pub fn with_row_ids(input: LogicalPlan, target: &TieredTable, before_images: boo
                 let q = q.cloned();
                 qualifier = q.clone();
                 let mut exprs = projection.expr.clone();
-                for name in [hidden::LSN, hidden::SHARD] {
+                for name in [hidden::LSN, hidden::SHARD, hidden::COMMIT_TS] {
                     let already = exprs.iter().any(|e| matches!(e, Expr::Column(c) if c.name == name));
                     if !already {
                         exprs.push(Expr::Column(Column::new(q.clone(), name)));

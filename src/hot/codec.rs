@@ -3,7 +3,10 @@
 
 use std::io::Cursor;
 
-use arrow::array::RecordBatch;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
+use arrow::datatypes::{Field, FieldRef, Schema};
 use arrow::ipc::CompressionType;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
@@ -22,8 +25,87 @@ pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Decode a batch written by [`encode_batch`], keeping only `projection`.
-pub fn decode_batch(bytes: &[u8], projection: Option<&[usize]>) -> Result<RecordBatch> {
+/// Arrow field metadata key holding a column's Iceberg field id (the key
+/// Parquet uses too).
+pub const FIELD_ID: &str = "PARQUET:field_id";
+
+fn field_id(field: &Field) -> Option<i32> {
+    field.metadata().get(FIELD_ID).and_then(|v| v.parse().ok())
+}
+
+/// Decode a batch written by [`encode_batch`].
+///
+/// With `wanted`, the result has exactly those columns, in that order and
+/// under those names, whatever schema the entry was written with: each
+/// wanted field is found in the entry by its field id ([`FIELD_ID`]), or by
+/// name when the entry carries no field ids. That is how the WAL follows
+/// `ALTER TABLE`: a renamed column keeps its values, a column added later
+/// reads as NULL, a dropped one is skipped. Stored columns without a field
+/// id that no wanted field matched (a `Delete` entry's identity columns) are
+/// kept after the wanted ones when `keep_unmatched` is set.
+pub fn decode_batch(bytes: &[u8], wanted: Option<&[FieldRef]>, keep_unmatched: bool) -> Result<RecordBatch> {
+    let corrupt = |e: arrow::error::ArrowError| Error::new(ErrorKind::HotStore, "corrupt WAL entry").with_source(e);
+    let Some(wanted) = wanted else {
+        return read_all(bytes, None);
+    };
+    let stored = StreamReader::try_new(Cursor::new(bytes), None)
+        .map_err(corrupt)?
+        .schema();
+    let by_id = stored.fields().iter().any(|f| field_id(f).is_some());
+    let mut sources: Vec<Option<usize>> = Vec::with_capacity(wanted.len());
+    for field in wanted {
+        let source = match (by_id, field_id(field)) {
+            (true, Some(id)) => stored.fields().iter().position(|f| field_id(f) == Some(id)),
+            _ => stored.index_of(field.name()).ok(),
+        };
+        sources.push(source);
+    }
+    let mut projection: Vec<usize> = sources.iter().flatten().copied().collect();
+    let mut extra = Vec::new();
+    if keep_unmatched {
+        for (i, f) in stored.fields().iter().enumerate() {
+            if field_id(f).is_none() && !projection.contains(&i) {
+                extra.push(i);
+            }
+        }
+        projection.extend(&extra);
+    }
+    let identity = projection.len() == stored.fields().len() && projection.iter().enumerate().all(|(i, p)| i == *p);
+    let decoded = read_all(bytes, (!identity).then_some(projection.as_slice()))?;
+    // `decoded` holds the projection's columns in projection order.
+    let n = decoded.num_rows();
+    let mut fields: Vec<FieldRef> = Vec::with_capacity(wanted.len() + extra.len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(wanted.len() + extra.len());
+    let mut next = 0;
+    for (field, source) in wanted.iter().zip(&sources) {
+        let column = match source {
+            Some(_) => {
+                let column = decoded.column(next).clone();
+                next += 1;
+                if column.data_type() == field.data_type() {
+                    column
+                } else {
+                    arrow::compute::cast(&column, field.data_type())?
+                }
+            }
+            None => new_null_array(field.data_type(), n),
+        };
+        fields.push(Arc::new(field.as_ref().clone().with_nullable(true)));
+        columns.push(column);
+    }
+    for i in next..decoded.num_columns() {
+        fields.push(decoded.schema().fields()[i].clone());
+        columns.push(decoded.column(i).clone());
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(n));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &options,
+    )?)
+}
+
+fn read_all(bytes: &[u8], projection: Option<&[usize]>) -> Result<RecordBatch> {
     let corrupt = |e: arrow::error::ArrowError| Error::new(ErrorKind::HotStore, "corrupt WAL entry").with_source(e);
     let reader = StreamReader::try_new(Cursor::new(bytes), projection.map(|p| p.to_vec())).map_err(corrupt)?;
     let schema = reader.schema();
@@ -39,9 +121,7 @@ pub fn decode_batch(bytes: &[u8], projection: Option<&[usize]>) -> Result<Record
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::{Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
@@ -60,16 +140,63 @@ mod tests {
             ],
         )?;
         let bytes = encode_batch(&batch)?;
-        assert_eq!(decode_batch(&bytes, None)?, batch);
-        let projected = decode_batch(&bytes, Some(&[1]))?;
+        assert_eq!(decode_batch(&bytes, None, false)?, batch);
+        let wanted = [Arc::new(Field::new("name", DataType::Utf8, true))];
+        let projected = decode_batch(&bytes, Some(&wanted), false)?;
         assert_eq!(projected.num_columns(), 1);
         assert_eq!(projected.column(0), batch.column(1));
         Ok(())
     }
 
+    fn with_id(name: &str, data_type: DataType, id: i32) -> FieldRef {
+        Arc::new(Field::new(name, data_type, true).with_metadata([(FIELD_ID.to_string(), id.to_string())].into()))
+    }
+
+    /// An entry written before RENAME, DROP and ADD COLUMN reads under the
+    /// current schema: by field id, NULL for the new column, identity
+    /// columns (no id) kept after the wanted ones.
+    #[test]
+    fn entries_follow_schema_evolution_by_field_id() -> Result<()> {
+        let stored = Arc::new(Schema::new(vec![
+            with_id("id", DataType::Int64, 1),
+            with_id("name", DataType::Utf8, 2),
+            with_id("gone", DataType::Int64, 3),
+            Arc::new(Field::new("_row_lsn", DataType::Int64, true)),
+        ]));
+        let batch = RecordBatch::try_new(
+            stored,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(StringArray::from(vec!["a", "b"])),
+                Arc::new(Int64Array::from(vec![7, 8])),
+                Arc::new(Int64Array::from(vec![10, 11])),
+            ],
+        )?;
+        let bytes = encode_batch(&batch)?;
+        // `name` renamed to `label`; `gone` dropped; `name` re-added as id 4.
+        let current = [
+            with_id("label", DataType::Utf8, 2),
+            with_id("id", DataType::Int64, 1),
+            with_id("name", DataType::Utf8, 4),
+        ];
+        let read = decode_batch(&bytes, Some(&current), true)?;
+        assert_eq!(read.schema().fields().len(), 4);
+        assert_eq!(read.schema().field(0).name(), "label");
+        assert_eq!(
+            read.column(0).as_ref(),
+            &StringArray::from(vec!["a", "b"]) as &dyn Array
+        );
+        assert_eq!(read.column(1).as_ref(), &Int64Array::from(vec![1, 2]) as &dyn Array);
+        assert_eq!(read.column(2).null_count(), 2);
+        assert_eq!(read.schema().field(3).name(), "_row_lsn");
+        let plain = decode_batch(&bytes, Some(&current), false)?;
+        assert_eq!(plain.num_columns(), 3);
+        Ok(())
+    }
+
     #[test]
     fn corrupt_bytes_are_an_error_not_a_panic() {
-        let err = decode_batch(b"not arrow at all", None).unwrap_err();
+        let err = decode_batch(b"not arrow at all", None, false).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::HotStore);
     }
 }

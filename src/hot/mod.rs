@@ -26,8 +26,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::FieldRef;
 
-pub use codec::{decode_batch, encode_batch};
+pub use codec::{FIELD_ID, decode_batch, encode_batch};
 pub use sqlite::{Durability, SqliteHotStore};
 
 use crate::error::Result;
@@ -162,10 +163,14 @@ pub trait HotStore: Send + Sync + fmt::Debug {
     fn last_lsn(&self) -> Result<Lsn>;
 
     /// A consistent view of entries with rows above the local watermark and
-    /// at or below `upto` (all when `None`). `projection` applies to
-    /// `Insert` entries; `Delete` entries are always decoded whole (their
-    /// identity columns follow the user columns).
-    fn read(&self, table: &TableName, upto: Option<Lsn>, projection: Option<&[usize]>) -> Result<HotSnapshot>;
+    /// at or below `upto` (all when `None`).
+    ///
+    /// `columns` are the user columns wanted, as the table's current schema
+    /// names them, each with its Iceberg field id ([`FIELD_ID`] metadata):
+    /// entries written under an older schema are mapped by field id (see
+    /// [`decode_batch`]). `Delete` entries keep their identity columns after
+    /// the wanted ones. `None` decodes entries as they were written.
+    fn read(&self, table: &TableName, upto: Option<Lsn>, columns: Option<&[FieldRef]>) -> Result<HotSnapshot>;
 
     /// Record `watermark` (Iceberg now holds every row at or below it) and
     /// delete entries at or below it whose commit time is before

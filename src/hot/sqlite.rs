@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::FieldRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{HotSnapshot, HotStats, HotStore, Lsn, TableName, WalEntry, WalOp, WalWrite, codec};
@@ -280,7 +281,7 @@ impl HotStore for SqliteHotStore {
         .map_err(sqlite_err("read lsn counter"))
     }
 
-    fn read(&self, table: &TableName, upto: Option<Lsn>, projection: Option<&[usize]>) -> Result<HotSnapshot> {
+    fn read(&self, table: &TableName, upto: Option<Lsn>, columns: Option<&[FieldRef]>) -> Result<HotSnapshot> {
         let mut conn = Self::lock(&self.reader);
         // One read transaction: the watermark and the entries above it come
         // from the same instant (see the module docs of `hot`).
@@ -320,11 +321,7 @@ impl HotStore for SqliteHotStore {
                     .with_context("table", table)
                     .with_context("lsn", first_lsn)
             })?;
-            let projection = match op {
-                WalOp::Insert => projection,
-                WalOp::Delete => None,
-            };
-            let batch = codec::decode_batch(&bytes, projection)
+            let batch = codec::decode_batch(&bytes, columns, op == WalOp::Delete)
                 .map_err(|e| e.with_context("table", table).with_context("lsn", first_lsn))?;
             // Keep only rows inside (local_watermark, upto].
             let lo = (local_watermark + 1).max(first_lsn);

@@ -37,6 +37,8 @@ pub enum Command {
         name: String,
         if_not_exists: bool,
     },
+    /// `ALTER TABLE t ADD/DROP/RENAME COLUMN ...`: Iceberg schema evolution.
+    AlterTable(Box<datafusion::sql::sqlparser::ast::AlterTable>),
     /// `BEGIN` / `START TRANSACTION`.
     Begin,
     /// `COMMIT` / `END`.
@@ -157,6 +159,7 @@ impl LineIndex {
 fn classify(statement: Statement) -> Result<Command> {
     Ok(match statement {
         Statement::CreateTable(create) => Command::CreateTable(Box::new(create)),
+        Statement::AlterTable(alter) => Command::AlterTable(Box::new(alter)),
         Statement::ExplainTable { table_name, .. } => Command::Describe(table_name),
         Statement::StartTransaction { .. } => Command::Begin,
         Statement::Commit { chain: false, .. } => Command::Commit,

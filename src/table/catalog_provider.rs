@@ -71,7 +71,12 @@ pub struct WarehouseSchemaProvider {
 impl SchemaProvider for WarehouseSchemaProvider {
     fn table_names(&self) -> Vec<String> {
         match futures::executor::block_on(self.warehouse.catalog.list_tables(&self.ident)) {
-            Ok(tables) => tables.into_iter().map(|t| t.name).collect(),
+            // Change logs (`t$changes`) are readable by name but not listed.
+            Ok(tables) => tables
+                .into_iter()
+                .map(|t| t.name)
+                .filter(|n| !crate::history::log::is_log_name(n))
+                .collect(),
             Err(e) => {
                 tracing::warn!("cannot list tables of {}: {e}", self.namespace);
                 Vec::new()

@@ -12,6 +12,11 @@ pub const SHARD: &str = "_shard";
 
 pub const ALL: [&str; 3] = [LSN, COMMIT_TS, SHARD];
 
+/// The Arrow type of [`COMMIT_TS`] (Iceberg's `timestamptz`).
+pub fn commit_ts_type() -> arrow::datatypes::DataType {
+    arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("+00:00".into()))
+}
+
 pub fn is_hidden(name: &str) -> bool {
     ALL.contains(&name)
 }

@@ -15,7 +15,7 @@ pub mod tiered_scan;
 
 pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};
 pub use hot_scan::HotScanExec;
-pub use provider::TieredTable;
+pub use provider::{TieredTable, wal_fields};
 pub use tiered_scan::{CutSummary, RowFilter, TieredScanExec};
 
 /// Cast that fails on a value it cannot convert. Arrow's default cast is

@@ -116,6 +116,42 @@ fn comparison(left: &Expr, op: Operator, right: &Expr, schema: &Schema) -> Optio
     })
 }
 
+/// `filters` written against `current`, with each column renamed to what
+/// `older` (a schema the same table had before an ALTER TABLE) calls the
+/// same field id. A column `older` does not have gets a name no schema has,
+/// so the filters on it are not translated (they only prune).
+pub fn rename_for(filters: &[Expr], current: &Schema, older: &Schema) -> Vec<Expr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    if current.schema_id() == older.schema_id() {
+        return filters.to_vec();
+    }
+    filters
+        .iter()
+        .map(|filter| {
+            filter
+                .clone()
+                .transform(|e| {
+                    let Expr::Column(c) = &e else {
+                        return Ok(Transformed::no(e));
+                    };
+                    let name = current
+                        .field_by_name(&c.name)
+                        .and_then(|f| older.field_by_id(f.id))
+                        .map_or_else(|| format!("{}\u{0}missing", c.name), |f| f.name.clone());
+                    if name == c.name {
+                        return Ok(Transformed::no(e));
+                    }
+                    Ok(Transformed::yes(Expr::Column(datafusion::common::Column::new(
+                        c.relation.clone(),
+                        name,
+                    ))))
+                })
+                .map(|t| t.data)
+                .unwrap_or_else(|_| filter.clone())
+        })
+        .collect()
+}
+
 /// A bare column of a primitive type.
 fn column(expr: &Expr, schema: &Schema) -> Option<(String, PrimitiveType)> {
     let Expr::Column(c) = expr else {

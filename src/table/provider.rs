@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session as DfSession;
 use datafusion::common::{DFSchema, Statistics};
@@ -58,9 +58,26 @@ pub struct TieredTable {
     constraints: Vec<Constraint>,
     /// Which user columns are `jsonb` (validated and normalised on write).
     jsonb: Vec<bool>,
+    /// The user columns with their Iceberg field ids: how WAL entries are
+    /// written and read (see [`crate::hot::decode_batch`]).
+    wal_fields: Vec<FieldRef>,
     warehouse: Arc<WarehouseInner>,
     /// The session's transaction: its staged writes are part of every scan.
     txn: Arc<TransactionState>,
+    /// A cut read beforehand, which every scan then uses instead of reading
+    /// its own: history reads it once for several plans over one instant.
+    pinned: Option<Arc<PinnedCut>>,
+}
+
+/// A cut read ahead of planning (see [`TieredTable::pinned`]).
+#[derive(Debug)]
+pub struct PinnedCut {
+    /// Hot entries, Insert entries with every user column in table order.
+    pub hot: HotSnapshot,
+    /// The table as loaded right after `hot` was read.
+    pub table: iceberg::table::Table,
+    /// Read this snapshot instead of the current one (and no hot rows).
+    pub snapshot_id: Option<i64>,
 }
 
 impl TieredTable {
@@ -74,6 +91,7 @@ impl TieredTable {
     ) -> Result<Self> {
         let ident = TableIdent::from_strs([name.namespace.as_str(), name.name.as_str()])?;
         let (schema, required) = user_schema(metadata)?;
+        let wal_fields = wal_fields(metadata)?;
         let constraints =
             constraints::from_properties(metadata.properties()).map_err(|e| e.with_context("table", &name))?;
         let jsonb = metadata
@@ -92,19 +110,30 @@ impl TieredTable {
             required,
             constraints,
             jsonb,
+            wal_fields,
             warehouse,
             txn,
+            pinned: None,
         })
     }
 
-    /// The same table, with each row's `_lsn` and `_shard` after the user
-    /// columns.
+    /// The same table, with each row version's `_lsn`, `_shard` and
+    /// `_commit_ts` after the user columns.
     pub fn with_row_ids(&self) -> Self {
         let mut fields: Vec<arrow::datatypes::FieldRef> = self.user_schema.fields().iter().cloned().collect();
         fields.push(Arc::new(Field::new(hidden::LSN, DataType::Int64, true)));
         fields.push(Arc::new(Field::new(hidden::SHARD, DataType::Utf8, true)));
+        fields.push(Arc::new(Field::new(hidden::COMMIT_TS, hidden::commit_ts_type(), true)));
         Self {
             schema: Arc::new(Schema::new(fields)),
+            ..self.clone()
+        }
+    }
+
+    /// The same table, planned over `cut` instead of a cut of its own.
+    pub fn pinned(&self, cut: Arc<PinnedCut>) -> Self {
+        Self {
+            pinned: Some(cut),
             ..self.clone()
         }
     }
@@ -129,6 +158,34 @@ impl TieredTable {
         &self.jsonb
     }
 
+    /// The user columns with their Iceberg field ids.
+    pub fn wal_fields(&self) -> &[FieldRef] {
+        &self.wal_fields
+    }
+
+    /// `batch` (user columns first, in table order, then any identity
+    /// columns) with the field ids of the user columns in its schema, as
+    /// every WAL entry is written: readers map old entries by them after
+    /// `ALTER TABLE`.
+    pub fn wal_batch(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let schema = batch.schema();
+        let fields: Vec<FieldRef> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match self.wal_fields.get(i) {
+                Some(w) if w.name() == f.name() => Arc::new(f.as_ref().clone().with_metadata(w.metadata().clone())),
+                _ => f.clone(),
+            })
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            batch.columns().to_vec(),
+            &options,
+        )?)
+    }
+
     pub fn transaction(&self) -> &Arc<TransactionState> {
         &self.txn
     }
@@ -141,7 +198,24 @@ impl TieredTable {
     /// staged entries (which sit above every committed lsn).
     /// `user_projection` applies to the user columns of insert entries.
     async fn read_cut(&self, user_projection: Option<&[usize]>) -> Result<(HotSnapshot, iceberg::table::Table, Lsn)> {
-        let mut hot = match self.warehouse.hot.read(&self.name, None, user_projection) {
+        if let Some(pinned) = &self.pinned {
+            let mut hot = pinned.hot.clone();
+            if let Some(p) = user_projection {
+                for entry in hot.entries.iter_mut().filter(|e| e.op == WalOp::Insert) {
+                    entry.batch = entry.batch.project(p)?;
+                }
+            }
+            let watermark = thermocline_catalog::watermark::watermark(
+                pinned.table.metadata(),
+                pinned.snapshot_id,
+                self.warehouse.hot.shard(),
+            )
+            .max(hot.local_watermark);
+            return Ok((hot, pinned.table.clone(), watermark));
+        }
+        let columns: Option<Vec<FieldRef>> =
+            user_projection.map(|p| p.iter().map(|i| self.wal_fields[*i].clone()).collect());
+        let mut hot = match self.warehouse.hot.read(&self.name, None, columns.as_deref()) {
             Ok(hot) => hot,
             // A table created by another engine has no WAL here: no hot rows.
             Err(e) if e.kind() == ErrorKind::NotFound => HotSnapshot::default(),
@@ -177,7 +251,16 @@ impl TieredTable {
     ) -> Result<Option<(Arc<dyn ExecutionPlan>, ColdFiles, Option<RowFilter>)>> {
         let metadata = table.metadata();
         cut.cold_rows = Some(0);
-        let Some(snapshot) = metadata.current_snapshot() else {
+        let snapshot = match self.pinned.as_ref().and_then(|p| p.snapshot_id) {
+            Some(id) => Some(metadata.snapshot_by_id(id).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("snapshot {id} of table \"{}\" does not exist", self.name.name),
+                )
+            })?),
+            None => metadata.current_snapshot(),
+        };
+        let Some(snapshot) = snapshot else {
             return Ok(None);
         };
         cut.snapshot_id = Some(snapshot.snapshot_id());
@@ -201,11 +284,13 @@ impl TieredTable {
                 }
             }
         }
-        let scan = table
-            .scan()
-            .snapshot_id(snapshot.snapshot_id())
-            .select(file_projection.iter().map(|i| file_schema.field(*i).name().clone()));
-        let scan = match predicate::to_iceberg(filters, iceberg_schema) {
+        // Iceberg plans with the snapshot's schema, which may predate an
+        // ALTER TABLE: filters name columns as that schema does (by field
+        // id), and the Parquet scan below does its own projection.
+        let snapshot_schema = snapshot.schema(metadata)?;
+        let scan = table.scan().snapshot_id(snapshot.snapshot_id()).select_all();
+        let planned_filters = predicate::rename_for(filters, iceberg_schema, &snapshot_schema);
+        let scan = match predicate::to_iceberg(&planned_filters, &snapshot_schema) {
             Some(p) => scan.with_filter(p),
             None => scan,
         };
@@ -321,9 +406,27 @@ pub fn user_schema(metadata: &TableMetadata) -> Result<(SchemaRef, Vec<bool>)> {
     Ok((Arc::new(arrow::datatypes::Schema::new(fields)), required))
 }
 
+/// The user columns of the table's current schema, each with its Iceberg
+/// field id in the Arrow field metadata ([`crate::hot::FIELD_ID`]).
+pub fn wal_fields(metadata: &TableMetadata) -> Result<Vec<FieldRef>> {
+    let arrow = iceberg::arrow::schema_to_arrow_schema(metadata.current_schema())?;
+    Ok(arrow
+        .fields()
+        .iter()
+        .filter(|f| !hidden::is_hidden(f.name()))
+        .map(|f| {
+            let id = f.metadata().get(crate::hot::FIELD_ID).cloned().unwrap_or_default();
+            Arc::new(
+                Field::new(f.name(), f.data_type().clone(), true)
+                    .with_metadata([(crate::hot::FIELD_ID.to_string(), id)].into()),
+            )
+        })
+        .collect())
+}
+
 /// Hot rows of the cut: insert entries' rows above `watermark`, without the
 /// versions deleted above it, shaped to `projection` of the provider schema
-/// (`users` user columns, then `_lsn` and `_shard`; the user columns of each
+/// (`users` user columns, then `_lsn`, `_shard`, `_commit_ts`; the user columns of each
 /// batch are already projected to the user part of `projection`).
 struct HotRows {
     batches: Vec<RecordBatch>,
@@ -358,8 +461,12 @@ fn hot_rows(
                 user_index += 1;
             } else if *i == users {
                 columns.push(Arc::new(Int64Array::from_iter_values(first..first + n as Lsn)));
-            } else {
+            } else if *i == users + 1 {
                 columns.push(Arc::new(StringArray::from(vec![shard; n])));
+            } else {
+                columns.push(Arc::new(
+                    TimestampMicrosecondArray::from(vec![entry.commit_ts; n]).with_timezone("+00:00"),
+                ));
             }
         }
         let options = RecordBatchOptions::new().with_row_count(Some(n));

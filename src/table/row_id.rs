@@ -26,6 +26,9 @@ use crate::hot::{Lsn, WalEntry, WalOp};
 pub const ROW_LSN: &str = "_row_lsn";
 /// Column of a `Delete` WAL entry: the shard that wrote the version deleted.
 pub const ROW_SHARD: &str = "_row_shard";
+/// Column of a `Delete` WAL entry: the commit time of the version deleted
+/// (what time travel needs to know when it began to exist).
+pub const ROW_COMMIT_TS: &str = "_row_commit_ts";
 /// Column of a `Delete` WAL entry: for an UPDATE, the lsn of the version that
 /// replaces the deleted one (in the same commit); NULL for a DELETE.
 pub const NEW_LSN: &str = "_new_lsn";

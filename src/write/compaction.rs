@@ -54,6 +54,8 @@ pub struct CompactionReport {
     pub deleted: u64,
     /// Data files rewritten without deleted rows.
     pub rewritten: usize,
+    /// Delete events appended to the table's change log.
+    pub logged: u64,
     /// Another compactor of this shard committed these rows first.
     pub superseded: bool,
     pub elapsed: Duration,
@@ -82,8 +84,11 @@ pub async fn compact_table(
         return Ok(report);
     }
     let upto = stats.max_lsn;
-    let hot = wh.hot.read(table, Some(upto), None)?;
+    // ALTER TABLE takes the compaction lock too: the schema holds still
+    // while this compaction maps WAL entries onto it by field id.
     let iceberg_table = wh.load_table(&ident).await?;
+    let columns = crate::table::wal_fields(iceberg_table.metadata())?;
+    let hot = wh.hot.read(table, Some(upto), Some(&columns))?;
     let expected = thermocline_catalog::watermark::watermark(iceberg_table.metadata(), None, &shard);
     if expected >= upto {
         // Already committed (a crash after the commit): just finish.
@@ -92,6 +97,18 @@ pub async fn compact_table(
         return Ok(report);
     }
 
+    // Delete events go to the change log before the data commit: see
+    // `history::log` for why that order makes them exactly-once.
+    report.logged = crate::history::log::append(
+        wh,
+        table,
+        &iceberg_table,
+        &hot.entries,
+        &shard,
+        upto,
+        wh.config.tiering.target_file_size,
+    )
+    .await?;
     let changes = wal_changes(&iceberg_table, hot, expected, &shard)?;
     let batch = changes.rows;
     report.rows = batch.num_rows() as u64;
