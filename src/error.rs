@@ -201,6 +201,17 @@ impl From<DataFusionError> for Error {
             // inner error decides the kind.
             DataFusionError::Diagnostic(_, inner) => (*inner).into(),
             DataFusionError::Shared(shared) => Error::new(ErrorKind::Internal, shared.to_string()),
+            // PostgreSQL's words and code for an unknown column.
+            DataFusionError::SchemaError(ref err, _)
+                if matches!(err.as_ref(), datafusion::common::SchemaError::FieldNotFound { .. }) =>
+            {
+                let name = match err.as_ref() {
+                    datafusion::common::SchemaError::FieldNotFound { field, .. } => field.name.clone(),
+                    _ => String::new(),
+                };
+                Error::new(ErrorKind::UndefinedColumn, format!("column \"{name}\" does not exist"))
+                    .with_context("detail", e.strip_backtrace())
+            }
             DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
                 let text = e.strip_backtrace();
                 let kind = if text.contains("not found") || text.contains("No field named") {

@@ -93,6 +93,7 @@ impl Session {
             Arc::new(WarehouseCatalogProvider::new(warehouse.clone(), txn.clone())),
         );
         thermocline_udfs::register_functions(&ctx);
+        crate::history::snapshots::register(&ctx, warehouse.clone());
         ctx.register_udtf(
             "thermocline_changes",
             Arc::new(crate::history::cdc::ChangesFunction::new(warehouse.clone())),
@@ -515,6 +516,13 @@ impl Session {
                 Error::not_supported("TEMPORARY and EXTERNAL tables are not supported").with_context("table", &table)
             );
         }
+        if crate::history::log::is_log_name(&table.name) {
+            return Err(Error::plan(format!(
+                "table names ending in \"{}\" are reserved for change logs",
+                crate::history::log::SUFFIX
+            ))
+            .with_context("table", &table));
+        }
         let namespace = NamespaceIdent::from_strs(table.namespace.split('.'))?;
         if !self.warehouse.catalog.namespace_exists(&namespace).await? {
             return Err(Error::new(
@@ -625,6 +633,16 @@ impl Session {
                 .await
                 .map_err(|e| Error::from(e).with_context("table", &table))?;
             self.warehouse.hot.drop_wal(&table)?;
+            // Its change log goes with it.
+            let log = crate::history::log::log_name(&table);
+            let log_ident = TableIdent::from_strs([log.namespace.as_str(), log.name.as_str()])?;
+            if self.warehouse.catalog.table_exists(&log_ident).await? {
+                self.warehouse
+                    .catalog
+                    .purge_table(&log_ident)
+                    .await
+                    .map_err(|e| Error::from(e).with_context("table", &log))?;
+            }
         }
         Ok(StatementOutput::command("DROP TABLE"))
     }

@@ -8,6 +8,7 @@
 
 pub mod cdc;
 pub mod log;
+pub mod snapshots;
 pub mod time_travel;
 pub mod versions;
 

@@ -231,9 +231,9 @@ fn hot_events(table: &TieredTable, hot: &HotSnapshot, logged: Lsn, shard: &str) 
             })
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(users + 7);
-        // Decoded with the table's columns: user columns come first.
-        for (i, field) in table.user_schema().fields().iter().enumerate() {
-            columns.push(arrow::compute::cast(rows.column(i), field.data_type())?);
+        // Decoded with the table's columns (by field id), so by name here.
+        for field in table.user_schema().fields() {
+            columns.push(by_name(field.name(), field.data_type())?);
         }
         columns.push(by_name(ROW_LSN, &DataType::Int64)?);
         columns.push(by_name(ROW_SHARD, &DataType::Utf8)?);

@@ -5,6 +5,7 @@
 
 pub mod catalog_provider;
 pub mod constraints;
+pub mod field_ids;
 pub mod hidden;
 pub mod hot_scan;
 pub mod insert;

@@ -371,6 +371,11 @@ impl TieredTable {
             .with_file_groups(file_groups)
             .with_projection_indices(Some(file_projection.clone()))?
             .with_limit(limit)
+            // Columns are matched to each file's by Iceberg field id, so
+            // renamed and dropped-then-re-added columns read correctly.
+            .with_expr_adapter(Some(Arc::new(super::field_ids::FieldIdAdapterFactory::from_iceberg(
+                iceberg_schema,
+            ))))
             .build();
         let row_filter = filter_deleted.then(|| RowFilter {
             deleted: deleted.clone(),
