@@ -5,165 +5,26 @@
 //! `THERMOCLINE_PYTHON` (scripts/setup.sh builds `.venv` with the pinned
 //! versions; scripts/test.sh exports it). Without it the tests skip with a
 //! message, except under CI (`CI` set), where a missing peer is a failure:
-//! these tests must never pass silently in CI.
+//! these tests must never pass silently in CI (see tests/interop/runner.rs).
 //!
 //! Rows cross the language boundary in one canonical JSON form (see
-//! tests/interop/common.py): decimals as strings with their scale,
-//! timestamps as µs and dates as days since the epoch, binary as hex.
+//! tests/interop/common.py and tests/interop/canonical.rs): decimals as
+//! strings with their scale, timestamps as µs and dates as days since the
+//! epoch, binary as hex.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "interop/canonical.rs"]
+mod canonical;
+#[path = "interop/runner.rs"]
+mod runner;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{
-    DataType, Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
-};
+use std::path::Path;
+
+use arrow::array::AsArray;
+use canonical::{by_id, canonical_rows, query};
+use runner::{metadata_location, python, run_script, summary, write_json};
 use serde_json::{Value, json};
 use thermocline::hot::TableName;
 use thermocline::{CompactionMode, Session, Warehouse, WarehouseConfig};
-
-/// A peer script that runs longer than this is killed and the test fails.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The interpreter with the pinned peers, or `None` (after saying so) when
-/// the test should skip.
-fn python(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("THERMOCLINE_PYTHON").filter(|p| !p.is_empty()) {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.exists(),
-                "THERMOCLINE_PYTHON={} does not exist: run scripts/setup.sh (it builds .venv)",
-                path.display()
-            );
-            Some(path)
-        }
-        None if std::env::var_os("CI").is_some() => {
-            panic!(
-                "{test}: CI is set but THERMOCLINE_PYTHON is not: the interop tests must run in CI (scripts/test.sh sets it)"
-            )
-        }
-        None => {
-            eprintln!(
-                "SKIPPED {test}: THERMOCLINE_PYTHON is unset; run scripts/setup.sh and set it to .venv/bin/python (scripts/test.sh does both)"
-            );
-            None
-        }
-    }
-}
-
-/// Run `tests/interop/<script>` with `args`; returns its stdout, or fails the
-/// test with its stderr.
-fn run_script(python: &Path, script: &str, args: &[&Path], scratch: &Path) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("interop");
-    // Files, not pipes: a chatty script cannot block on a full pipe while we
-    // poll for the timeout.
-    let out_path = scratch.join(format!("{script}.stdout"));
-    let err_path = scratch.join(format!("{script}.stderr"));
-    let mut child = Command::new(python)
-        .arg(dir.join(script))
-        .args(args)
-        .current_dir(&dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("create stdout file"))
-        .stderr(File::create(&err_path).expect("create stderr file"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} {script}: {e}", python.display()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the python script") {
-            break status;
-        }
-        if started.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{script} did not finish in {SCRIPT_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    assert!(
-        status.success(),
-        "{script} failed ({status}) after {:?}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}",
-        started.elapsed()
-    );
-    stdout
-}
-
-/// Batches as rows of `{column: canonical value}` (common.py's rules).
-fn canonical_rows(batches: &[RecordBatch]) -> Vec<Value> {
-    let mut rows = Vec::new();
-    for batch in batches {
-        let schema = batch.schema();
-        for row in 0..batch.num_rows() {
-            let mut object = serde_json::Map::new();
-            for (field, column) in schema.fields().iter().zip(batch.columns()) {
-                object.insert(field.name().clone(), canonical_value(column.as_ref(), row));
-            }
-            rows.push(Value::Object(object));
-        }
-    }
-    rows
-}
-
-fn canonical_value(column: &dyn Array, row: usize) -> Value {
-    if column.is_null(row) {
-        return Value::Null;
-    }
-    match column.data_type() {
-        DataType::Boolean => json!(column.as_boolean().value(row)),
-        DataType::Int8 => json!(column.as_primitive::<Int8Type>().value(row)),
-        DataType::Int16 => json!(column.as_primitive::<Int16Type>().value(row)),
-        DataType::Int32 => json!(column.as_primitive::<Int32Type>().value(row)),
-        DataType::Int64 => json!(column.as_primitive::<Int64Type>().value(row)),
-        DataType::Float32 => json!(column.as_primitive::<Float32Type>().value(row)),
-        DataType::Float64 => json!(column.as_primitive::<Float64Type>().value(row)),
-        DataType::Utf8 => json!(column.as_string::<i32>().value(row)),
-        DataType::LargeUtf8 => json!(column.as_string::<i64>().value(row)),
-        DataType::Utf8View => json!(column.as_string_view().value(row)),
-        DataType::Binary => json!(hex(column.as_binary::<i32>().value(row))),
-        DataType::LargeBinary => json!(hex(column.as_binary::<i64>().value(row))),
-        DataType::BinaryView => json!(hex(column.as_binary_view().value(row))),
-        DataType::Date32 => json!(column.as_primitive::<Date32Type>().value(row)),
-        DataType::Decimal128(_, _) => {
-            let formatted = arrow::util::display::array_value_to_string(column, row).expect("format decimal");
-            json!(formatted)
-        }
-        DataType::Timestamp(unit, _) => json!(match unit {
-            TimeUnit::Second => column.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
-            TimeUnit::Millisecond => column.as_primitive::<TimestampMillisecondType>().value(row) * 1_000,
-            TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
-            TimeUnit::Nanosecond => column
-                .as_primitive::<TimestampNanosecondType>()
-                .value(row)
-                .div_euclid(1_000),
-        }),
-        other => panic!("interop canonical form has no rule for {other}"),
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Rows sorted by their `id` column, for comparing in Rust.
-fn by_id(mut rows: Vec<Value>) -> Vec<Value> {
-    rows.sort_by_key(|r| r["id"].as_i64().expect("row has an integer id"));
-    rows
-}
-
-fn write_json(path: &Path, value: &Value) {
-    std::fs::write(path, serde_json::to_vec(value).expect("serialize job")).expect("write job file");
-}
-
-async fn query(session: &Session, sql: &str) -> Vec<RecordBatch> {
-    session.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
 
 /// The text of an EXPLAIN, all plan rows joined.
 async fn explain(session: &Session, sql: &str) -> String {
@@ -285,19 +146,6 @@ async fn build_events(dir: &Path) -> (Warehouse, Session, i64) {
     (wh, session, hot.rows as i64)
 }
 
-/// The table's current metadata file, as the catalog file records it for
-/// every other reader.
-fn metadata_location(dir: &Path, table: &str) -> String {
-    let db = rusqlite::Connection::open(dir.join("catalog.db")).expect("open catalog.db");
-    db.query_row(
-        "SELECT metadata_location FROM iceberg_tables
-         WHERE catalog_name = 'thermocline' AND table_namespace = 'public' AND table_name = ?1",
-        [table],
-        |r| r.get(0),
-    )
-    .unwrap_or_else(|e| panic!("iceberg_tables row for public.{table}: {e}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyiceberg_reads_our_table() {
     let Some(python) = python("pyiceberg_reads_our_table") else {
@@ -336,8 +184,10 @@ async fn pyiceberg_reads_our_table() {
             "filter_rows": filtered,
         }),
     );
-    let stdout = run_script(&python, "pyiceberg_read.py", &[&job], dir.path());
-    let summary: Value = serde_json::from_str(stdout.trim()).expect("pyiceberg_read.py prints a JSON summary");
+    let summary = summary(
+        "pyiceberg_read.py",
+        &run_script(&python, "pyiceberg_read.py", &[&job], dir.path()),
+    );
     // pyiceberg reads Iceberg only: exactly the rows no longer hot.
     assert_eq!(
         summary["rows"],
@@ -401,8 +251,10 @@ async fn duckdb_reads_our_table() {
             ],
         }),
     );
-    let stdout = run_script(&python, "duckdb_read.py", &[&job], dir.path());
-    let summary: Value = serde_json::from_str(stdout.trim()).expect("duckdb_read.py prints a JSON summary");
+    let summary = summary(
+        "duckdb_read.py",
+        &run_script(&python, "duckdb_read.py", &[&job], dir.path()),
+    );
     assert_eq!(summary["every cold row"], json!(COLD), "DuckDB saw {summary}");
 }
 
