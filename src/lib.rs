@@ -8,12 +8,14 @@
 //!   recovery, maintenance.
 //! - [`sql`]: our parsing step in front of DataFusion (partition specs, CHECKPOINT).
 //! - [`warehouse`] and [`session`]: opening a warehouse and running SQL.
+//! - [`migrate`]: applying a folder of SQL migrations, each once, atomically.
 
 pub mod config;
 pub mod dml;
 pub mod error;
 pub mod history;
 pub mod hot;
+pub mod migrate;
 pub mod session;
 pub mod sql;
 pub mod table;
@@ -23,5 +25,6 @@ pub mod write;
 
 pub use config::{CompactionMode, TieringConfig, WarehouseConfig};
 pub use error::{Error, ErrorKind, Result};
+pub use migrate::MigrationReport;
 pub use session::{Session, StatementOutput};
 pub use warehouse::Warehouse;

@@ -3,6 +3,9 @@
 //! warehouse's tiered tables.
 
 mod alter;
+#[cfg(test)]
+mod ddl_undo_tests;
+mod history;
 
 use std::sync::Arc;
 
@@ -25,7 +28,7 @@ use crate::hot::TableName;
 use crate::sql::ddl::{columns_from_arrow, columns_from_create, table_definition};
 use crate::sql::{Command, normalize_name};
 use crate::table::{TieredTable, WarehouseCatalogProvider};
-use crate::transaction::{TransactionState, TransactionStatus};
+use crate::transaction::{DdlUndo, TransactionState, TransactionStatus, purge_table};
 use crate::warehouse::{CATALOG_NAME, DEFAULT_NAMESPACE, WarehouseInner};
 use crate::write::NoProgress;
 
@@ -63,13 +66,18 @@ pub struct Session {
     /// BEGIN/COMMIT/ROLLBACK state; its staged writes are visible to this
     /// session's queries only.
     txn: Arc<TransactionState>,
+    /// `t FOR SYSTEM_TIME ...` tables of the running statement.
+    history: Arc<history::HistoryTables>,
+    /// Numbers the history tables each statement registers.
+    history_counter: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Session {
     /// A session that goes away mid-transaction (a dropped client) rolls
-    /// back: nothing it staged was ever acknowledged.
+    /// back: nothing it staged was ever acknowledged, and its DDL is undone
+    /// (see `TransactionState::abandon`).
     fn drop(&mut self) {
-        self.txn.rollback();
+        self.txn.abandon(&self.warehouse);
     }
 }
 
@@ -98,7 +106,14 @@ impl Session {
             "thermocline_changes",
             Arc::new(crate::history::cdc::ChangesFunction::new(warehouse.clone())),
         );
-        Self { warehouse, ctx, txn }
+        let history = history::HistoryTables::register(&ctx);
+        Self {
+            warehouse,
+            ctx,
+            txn,
+            history,
+            history_counter: Default::default(),
+        }
     }
 
     /// Whether the session is idle, in a transaction, or in a failed one
@@ -152,7 +167,7 @@ impl Session {
                 return Ok(StatementOutput::command(if committed { "COMMIT" } else { "ROLLBACK" }));
             }
             Command::Rollback => {
-                self.txn.rollback();
+                self.txn.rollback(&self.warehouse).await?;
                 return Ok(StatementOutput::command("ROLLBACK"));
             }
             _ => {}
@@ -170,13 +185,22 @@ impl Session {
                 Ok(_) => {
                     self.txn.commit(&self.warehouse).await?;
                 }
-                Err(_) => self.txn.rollback(),
+                // A statement that failed half-way (a CTAS whose SELECT
+                // failed after the table was made) leaves nothing behind.
+                Err(_) => {
+                    if let Err(undo) = self.txn.rollback(&self.warehouse).await {
+                        return result.map_err(|e| e.with_context("rollback", undo));
+                    }
+                }
             }
         }
         result
     }
 
-    async fn run_statement(&self, command: Command, params: &[ScalarValue]) -> Result<StatementOutput> {
+    async fn run_statement(&self, mut command: Command, params: &[ScalarValue]) -> Result<StatementOutput> {
+        // `t FOR SYSTEM_TIME ...` becomes a table registered until the
+        // statement ends.
+        let _history = self.resolve_command_history(&mut command, params).await?;
         match command {
             Command::Begin | Command::Commit | Command::Rollback => Err(Error::internal("transaction control")),
             Command::Insert(insert) => {
@@ -503,6 +527,7 @@ impl Session {
             .catalog
             .create_namespace(&ident, Default::default())
             .await?;
+        self.txn.record_ddl(DdlUndo::DropCreatedSchema(name.to_string()));
         Ok(StatementOutput::command("CREATE SCHEMA"))
     }
 
@@ -529,6 +554,18 @@ impl Session {
                 ErrorKind::NotFound,
                 format!("schema \"{}\" does not exist", table.namespace),
             ));
+        }
+        if self.txn.is_drop_pending(&table) {
+            return Err(Error::not_supported(format!(
+                "cannot create table \"{}\" again in the transaction that dropped it: DROP TABLE takes effect at COMMIT",
+                table.name
+            ))
+            .with_context("table", &table));
+        }
+        // In a transaction, no other writer may commit rows into the new
+        // table before it commits: ROLLBACK drops it.
+        if self.txn.is_explicit() {
+            self.txn.acquire(&self.warehouse).await?;
         }
         let ident = TableIdent::new(namespace.clone(), table.name.clone());
         if self.warehouse.catalog.table_exists(&ident).await? {
@@ -590,6 +627,9 @@ impl Session {
             }
             Err(e) => return Err(Error::from(e).with_context("table", &table)),
         }
+        // Logged before anything else can fail: an error from here on (the
+        // WAL, a CTAS's query) drops the table again.
+        self.txn.record_ddl(DdlUndo::DropCreatedTable(table.clone()));
         self.warehouse.hot.create_wal(&table)?;
 
         let Some(plan) = query_plan else {
@@ -610,11 +650,21 @@ impl Session {
         Ok(StatementOutput::command(format!("SELECT {}", count_of(&batches))))
     }
 
+    /// DROP TABLE. Outside a transaction the tables go at once; inside one
+    /// the drop is deferred to COMMIT (ROLLBACK keeps them), because a drop
+    /// deletes files and cannot be undone. Until COMMIT this session (and
+    /// every other) still sees the table; a second DROP of it in the same
+    /// transaction finds it gone, and CREATE TABLE of its name is refused.
     async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<StatementOutput> {
+        // Every name is checked before anything is dropped.
+        let mut tables: Vec<TableName> = Vec::new();
         for name in names {
             let table = resolve_table(name)?;
             let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
-            if !self.warehouse.catalog.table_exists(&ident).await? {
+            let exists = !tables.contains(&table)
+                && !self.txn.is_drop_pending(&table)
+                && self.warehouse.catalog.table_exists(&ident).await?;
+            if !exists {
                 if if_exists {
                     continue;
                 }
@@ -623,25 +673,17 @@ impl Session {
                         .with_context("table", &table),
                 );
             }
-            // Take the compaction lock so no compaction commits into a table
-            // that is going away.
-            let lock = self.warehouse.compaction_lock(&table);
-            let _guard = lock.lock().await;
-            self.warehouse
-                .catalog
-                .purge_table(&ident)
-                .await
-                .map_err(|e| Error::from(e).with_context("table", &table))?;
-            self.warehouse.hot.drop_wal(&table)?;
-            // Its change log goes with it.
-            let log = crate::history::log::log_name(&table);
-            let log_ident = TableIdent::from_strs([log.namespace.as_str(), log.name.as_str()])?;
-            if self.warehouse.catalog.table_exists(&log_ident).await? {
-                self.warehouse
-                    .catalog
-                    .purge_table(&log_ident)
-                    .await
-                    .map_err(|e| Error::from(e).with_context("table", &log))?;
+            tables.push(table);
+        }
+        if self.txn.is_explicit() {
+            // Nobody else writes the shard until the drop is done.
+            self.txn.acquire(&self.warehouse).await?;
+            for table in tables {
+                self.txn.defer_drop(table);
+            }
+        } else {
+            for table in &tables {
+                purge_table(&self.warehouse, table).await?;
             }
         }
         Ok(StatementOutput::command("DROP TABLE"))

@@ -6,7 +6,8 @@
 //! shard's counter and stages its WAL entries in memory; COMMIT appends them
 //! all in one SQLite transaction ([`crate::hot::HotStore::commit_at`]), which
 //! is the acknowledgement. ROLLBACK, an error in an autocommit statement, or
-//! a session dropped mid-transaction just discards the staged entries.
+//! a session dropped mid-transaction discards the staged entries (and
+//! undoes the transaction's DDL, below).
 //!
 //! Why this shape:
 //! - Reads never wait: every query reads a consistent cut of committed data,
@@ -18,6 +19,17 @@
 //!
 //! Readers outside the transaction see none of it until COMMIT: READ
 //! COMMITTED for readers, serialised writers.
+//!
+//! DDL is transactional too, by undo (module `ddl`): CREATE TABLE, CREATE TABLE
+//! AS and CREATE SCHEMA (and ALTER TABLE, through
+//! [`DdlUndo::RestoreSchema`]) take effect in the catalog at once and are
+//! logged as [`DdlUndo`] entries, undone newest first when the transaction
+//! does not commit. DROP TABLE inside a transaction is deferred
+//! to COMMIT. DDL inside a transaction takes the shard's write lock, so no
+//! other writer can commit rows into what an undo would remove. (Other
+//! sessions do see the DDL before COMMIT: the catalog has no isolation.)
+
+mod ddl;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -26,7 +38,10 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::{Lsn, TableName, WalEntry, WalOp, WalWrite};
-use crate::warehouse::WarehouseInner;
+use crate::warehouse::{SchemaPin, WarehouseInner};
+
+pub use self::ddl::DdlUndo;
+pub(crate) use self::ddl::purge_table;
 
 /// One staged WAL entry.
 #[derive(Debug, Clone)]
@@ -49,6 +64,38 @@ struct Inner {
     /// The lsn the next staged row gets.
     next_lsn: Lsn,
     staged: Vec<Staged>,
+    /// How to take back the DDL done so far, oldest first.
+    undo: Vec<DdlUndo>,
+    /// Tables DROP TABLE named in this transaction, dropped at COMMIT.
+    deferred_drops: Vec<TableName>,
+    /// Tables ALTER TABLE changed: compaction leaves them alone until the
+    /// transaction is over (see [`SchemaPin`]).
+    pins: Vec<SchemaPin>,
+}
+
+/// Everything a transaction holds, taken out of the state when it ends.
+struct Ending {
+    failed: bool,
+    staged: Vec<Staged>,
+    undo: Vec<DdlUndo>,
+    deferred_drops: Vec<TableName>,
+    /// Held until the undo is done: no other writer of the shard can see a
+    /// half-undone catalog.
+    lock: Option<OwnedMutexGuard<()>>,
+    /// Released last, once the schema is final (committed or restored).
+    pins: Vec<SchemaPin>,
+}
+
+impl Ending {
+    /// Discard the staged writes and deferred drops, undo the DDL, then
+    /// release the write lock.
+    async fn roll_back(self, wh: &WarehouseInner) -> Result<()> {
+        let Ending { undo, lock, pins, .. } = self;
+        let result = ddl::undo_all(wh, undo).await;
+        drop(lock);
+        drop(pins);
+        result
+    }
 }
 
 /// A session's transaction state, shared with the tables it plans so their
@@ -191,22 +238,72 @@ impl TransactionState {
             .collect()
     }
 
-    /// Append everything staged in one hot-tier commit and release the
-    /// lock. Ends an explicit transaction; a failed one rolls back instead
-    /// and the result says so (`Ok(false)`).
-    pub async fn commit(&self, wh: &WarehouseInner) -> Result<bool> {
-        let (staged, failed, lock) = {
-            let mut inner = self.lock();
-            let failed = inner.failed;
-            inner.explicit = false;
-            inner.failed = false;
-            (std::mem::take(&mut inner.staged), failed, inner.lock.take())
-        };
-        if failed || staged.is_empty() {
-            drop(lock);
-            return Ok(!failed);
+    /// Log how to take back a DDL change this transaction (or autocommit
+    /// statement) just made; see [`DdlUndo`].
+    pub fn record_ddl(&self, undo: DdlUndo) {
+        self.lock().undo.push(undo);
+    }
+
+    /// Keep compaction away from a table this transaction altered, until it
+    /// ends.
+    pub(crate) fn pin_schema(&self, pin: SchemaPin) {
+        self.lock().pins.push(pin);
+    }
+
+    /// DROP TABLE inside a transaction: the table goes at COMMIT (and stays
+    /// on ROLLBACK). Requires [`Self::acquire`].
+    pub fn defer_drop(&self, table: TableName) {
+        let mut inner = self.lock();
+        if !inner.deferred_drops.contains(&table) {
+            inner.deferred_drops.push(table);
         }
-        let first = staged[0].first_lsn;
+    }
+
+    /// Whether DROP TABLE named `table` in this transaction.
+    pub fn is_drop_pending(&self, table: &TableName) -> bool {
+        self.lock().deferred_drops.contains(table)
+    }
+
+    /// Take everything out: the state is idle again.
+    fn end(&self) -> Ending {
+        let mut inner = self.lock();
+        let failed = inner.failed;
+        inner.explicit = false;
+        inner.failed = false;
+        Ending {
+            failed,
+            staged: std::mem::take(&mut inner.staged),
+            undo: std::mem::take(&mut inner.undo),
+            deferred_drops: std::mem::take(&mut inner.deferred_drops),
+            lock: inner.lock.take(),
+            pins: std::mem::take(&mut inner.pins),
+        }
+    }
+
+    /// Append everything staged in one hot-tier commit (the
+    /// acknowledgement), then drop the tables DROP TABLE named, and release
+    /// the lock. Ends an explicit transaction; a failed one rolls back
+    /// instead and the result says so (`Ok(false)`).
+    ///
+    /// If the append fails nothing was acknowledged, so the DDL is undone
+    /// too. Once it succeeded the undo log is forgotten: it could only take
+    /// back committed work. A deferred drop that fails after that is
+    /// reported, with the rows committed.
+    pub async fn commit(&self, wh: &WarehouseInner) -> Result<bool> {
+        let ending = self.end();
+        if ending.failed {
+            ending.roll_back(wh).await?;
+            return Ok(false);
+        }
+        let Ending {
+            staged,
+            undo,
+            deferred_drops,
+            lock,
+            pins,
+            ..
+        } = ending;
+        let first_lsn = staged.first().map(|s| s.first_lsn);
         let writes: Vec<WalWrite> = staged
             .into_iter()
             .map(|s| WalWrite {
@@ -215,20 +312,113 @@ impl TransactionState {
                 batch: s.batch,
             })
             .collect();
-        let result = wh.append_at(first, &writes);
-        // Release the lock before compaction may run inline.
+        if let Some(first_lsn) = first_lsn
+            && let Err(e) = wh.append_at(first_lsn, &writes)
+        {
+            let undone = ddl::undo_all(wh, undo).await;
+            drop(lock);
+            return Err(match undone {
+                Ok(()) => e,
+                Err(undo_error) => e.with_context("rollback", undo_error),
+            });
+        }
+        drop(undo);
+        let mut dropped = Ok(());
+        for table in &deferred_drops {
+            if let Err(e) = drop_deferred(wh, table).await {
+                tracing::error!(table = %table, "DROP TABLE at COMMIT failed: {e}");
+                if dropped.is_ok() {
+                    dropped = Err(e);
+                }
+            }
+        }
+        // Release the lock (and the altered tables) before compaction may
+        // run inline.
         drop(lock);
-        result?;
-        wh.after_append(&writes).await?;
+        drop(pins);
+        let survivors: Vec<WalWrite> = writes
+            .into_iter()
+            .filter(|w| !deferred_drops.contains(&w.table))
+            .collect();
+        if !survivors.is_empty() {
+            wh.after_append(&survivors).await?;
+        }
+        dropped?;
         Ok(true)
     }
 
-    /// Discard everything staged and release the lock.
-    pub fn rollback(&self) {
-        let mut inner = self.lock();
-        inner.explicit = false;
-        inner.failed = false;
-        inner.staged.clear();
-        inner.lock = None;
+    /// ROLLBACK: discard everything staged and every deferred drop, undo
+    /// the DDL (newest first) and release the lock. Each undo that fails is
+    /// logged naming its table and the first is returned; the transaction
+    /// is over either way.
+    pub async fn rollback(&self, wh: &WarehouseInner) -> Result<()> {
+        self.end().roll_back(wh).await
     }
+
+    /// Roll back for a session that goes away (its `Drop`, which cannot
+    /// await). Staged writes are discarded at once. Undoing DDL needs the
+    /// catalog: on a multi-threaded tokio runtime, and outside any runtime
+    /// (a CLI dropping its session after `block_on`), it runs to the end
+    /// before this returns; on a current-thread runtime, which cannot
+    /// block, it is spawned and holds the write lock until done. Failures
+    /// are logged naming the table.
+    pub(crate) fn abandon(&self, wh: &Arc<WarehouseInner>) {
+        let ending = self.end();
+        if ending.undo.is_empty() {
+            return;
+        }
+        let objects: Vec<String> = ending.undo.iter().map(DdlUndo::object).collect();
+        // undo_all has logged each failure with its object.
+        let undo = |ending: Ending, wh: Arc<WarehouseInner>| async move {
+            let _ = ending.roll_back(&wh).await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                let mut ending = Some(ending);
+                // block_in_place refuses (panics, before running anything)
+                // where blocking is not allowed, e.g. inside a LocalSet:
+                // then the undo runs in the background.
+                let blocked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| {
+                        if let Some(ending) = ending.take() {
+                            runtime.block_on(undo(ending, wh.clone()));
+                        }
+                    })
+                }));
+                if let (Err(_), Some(ending)) = (blocked, ending) {
+                    runtime.spawn(undo(ending, wh.clone()));
+                }
+            }
+            Ok(runtime) => {
+                runtime.spawn(undo(ending, wh.clone()));
+            }
+            Err(_) => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(undo(ending, wh.clone())),
+                Err(e) => tracing::error!(
+                    objects = ?objects,
+                    "a session dropped mid-transaction left DDL that could not be undone: cannot start a runtime: {e}"
+                ),
+            },
+        }
+    }
+}
+
+/// A deferred DROP TABLE at COMMIT. A table already gone counts as
+/// dropped; an error says the transaction's rows did commit.
+async fn drop_deferred(wh: &WarehouseInner, table: &TableName) -> Result<()> {
+    let ident = iceberg::TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
+    if !wh.catalog.table_exists(&ident).await? {
+        return Ok(());
+    }
+    purge_table(wh, table).await.map_err(|e| {
+        Error::new(
+            e.kind(),
+            format!(
+                "the transaction committed, but dropping table \"{}\" failed (run DROP TABLE again): {}",
+                table.name,
+                e.message()
+            ),
+        )
+        .with_context("table", table)
+    })
 }

@@ -38,9 +38,35 @@ pub struct WarehouseInner {
     pub(crate) hot: HotStoreRef,
     store: Arc<dyn ObjectStore>,
     compaction_locks: Mutex<HashMap<TableName, Arc<tokio::sync::Mutex<()>>>>,
+    /// Tables altered by a transaction still open, and how many such
+    /// transactions: see [`SchemaPin`].
+    pinned_schemas: Mutex<HashMap<TableName, usize>>,
     /// One writer at a time on this shard's hot tier.
     writer: Arc<tokio::sync::Mutex<()>>,
     compaction_signal: tokio::sync::Notify,
+}
+
+/// Held by a transaction that ran ALTER TABLE, until it has committed or
+/// rolled back (and undone the change): compaction skips the table
+/// meanwhile. Compaction writes Parquet with the current schema, so a
+/// DROP COLUMN that is later rolled back would otherwise have lost the
+/// column's values in the files it wrote.
+#[derive(Debug)]
+pub(crate) struct SchemaPin {
+    warehouse: Arc<WarehouseInner>,
+    table: TableName,
+}
+
+impl Drop for SchemaPin {
+    fn drop(&mut self) {
+        let mut pins = self.warehouse.pinned_schemas.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = pins.get_mut(&self.table) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                pins.remove(&self.table);
+            }
+        }
+    }
 }
 
 /// An open warehouse. Cheap to clone; sessions share it.
@@ -99,6 +125,7 @@ impl Warehouse {
             hot,
             store,
             compaction_locks: Mutex::new(HashMap::new()),
+            pinned_schemas: Mutex::new(HashMap::new()),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             compaction_signal: tokio::sync::Notify::new(),
         });
@@ -216,6 +243,22 @@ impl WarehouseInner {
     pub(crate) fn compaction_lock(&self, table: &TableName) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.compaction_locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(table.clone()).or_default().clone()
+    }
+
+    /// Keep compaction away from `table` until the pin is dropped.
+    pub(crate) fn pin_schema(self: &Arc<Self>, table: &TableName) -> SchemaPin {
+        let mut pins = self.pinned_schemas.lock().unwrap_or_else(|p| p.into_inner());
+        *pins.entry(table.clone()).or_default() += 1;
+        SchemaPin {
+            warehouse: self.clone(),
+            table: table.clone(),
+        }
+    }
+
+    /// Whether an open transaction altered `table`.
+    pub(crate) fn schema_pinned(&self, table: &TableName) -> bool {
+        let pins = self.pinned_schemas.lock().unwrap_or_else(|p| p.into_inner());
+        pins.get(table).is_some_and(|n| *n > 0)
     }
 
     pub(crate) async fn tables(&self) -> Result<Vec<TableName>> {

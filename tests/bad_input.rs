@@ -120,11 +120,12 @@ async fn unknown_table_and_column_are_named() {
         let err = fails(&s, "SELECT * FROM other_schema.t").await;
         assert_error(&err, ErrorKind::NotFound, &["other_schema"]);
 
+        // Unknown columns are PostgreSQL's 42703, `column "zzz" does not exist`.
         let err = fails(&s, "SELECT zzz FROM t").await;
-        assert_error(&err, ErrorKind::NotFound, &["zzz"]);
+        assert_error(&err, ErrorKind::UndefinedColumn, &["column \"zzz\" does not exist"]);
 
         let err = fails(&s, "INSERT INTO t (x, zzz) VALUES (1, 2)").await;
-        assert_error(&err, ErrorKind::NotFound, &["zzz"]);
+        assert_error(&err, ErrorKind::UndefinedColumn, &["zzz"]);
 
         let err = fails(&s, "DROP TABLE nope").await;
         assert_error(&err, ErrorKind::NotFound, &["nope"]);

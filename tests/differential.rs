@@ -411,7 +411,12 @@ struct Run {
     lite: rusqlite::Connection,
     next_id: i64,
     log: Vec<String>,
+    /// Instants between steps and what `acct` held then (SQLite's answer),
+    /// for time travel checks.
+    past: Vec<(i64, Vec<Row>)>,
 }
+
+const ACCT_ROWS: &str = "SELECT id, k, v, s FROM acct ORDER BY id";
 
 impl Run {
     async fn insert_ev(&mut self, n: usize) {
@@ -572,6 +577,85 @@ impl Run {
         ));
     }
 
+    /// Remember this instant and what `acct` holds now. Every commit so far
+    /// has a commit time at or before it, every later one after it.
+    fn remember_now(&mut self) {
+        let now = chrono::Utc::now().timestamp_micros();
+        std::thread::sleep(Duration::from_millis(2));
+        let rows = sqlite_rows(&self.lite, ACCT_ROWS);
+        self.past.push((now, rows));
+    }
+
+    /// `acct FOR SYSTEM_TIME AS OF` a few remembered instants equals what
+    /// SQLite held then, whatever was compacted or rewritten since.
+    async fn compare_past(&mut self, step: usize) -> Result<(), String> {
+        let picks: Vec<usize> = match self.past.len() {
+            0 => return Ok(()),
+            n => (0..3).map(|_| self.rng.random_range(0..n)).collect(),
+        };
+        for i in picks {
+            let (at, expected) = &self.past[i];
+            let at = chrono::DateTime::from_timestamp_micros(*at).ok_or("bad instant")?;
+            let sql = format!(
+                "SELECT id, k, v, s FROM acct FOR SYSTEM_TIME AS OF '{}' ORDER BY id",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            );
+            let ours = match self.session.query(&sql).await {
+                Ok(batches) => rows(&batches),
+                Err(e) => {
+                    return Err(self.failure(step, &q("as of", &sql, ACCT_ROWS), &format!("thermocline failed: {e}")));
+                }
+            };
+            if let Some(d) = diff(&ours, expected) {
+                return Err(self.failure(step, &q("as of", &sql, ACCT_ROWS), &d));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaying every change event of `acct` in lsn order rebuilds exactly
+    /// what SQLite holds.
+    async fn compare_replay(&mut self, step: usize) -> Result<(), String> {
+        let sql = "SELECT op, key->>'id', after->>'k', after->>'v', after->>'s' \
+                   FROM thermocline_changes('acct', 0) ORDER BY lsn";
+        let query = q("cdc replay", sql, ACCT_ROWS);
+        let events = match self.session.query(sql).await {
+            Ok(batches) => rows(&batches),
+            Err(e) => return Err(self.failure(step, &query, &format!("thermocline failed: {e}"))),
+        };
+        let mut state: std::collections::BTreeMap<i64, Row> = std::collections::BTreeMap::new();
+        let int = |c: &Cell| match c {
+            Cell::Text(t) => t.parse::<i64>().map(Cell::Int).unwrap_or(Cell::Null),
+            _ => Cell::Null,
+        };
+        for event in events {
+            let Cell::Text(op) = &event[0] else {
+                return Err(self.failure(step, &query, "an event without op"));
+            };
+            let Cell::Int(id) = int(&event[1]) else {
+                return Err(self.failure(step, &query, "an event without key"));
+            };
+            match op.as_str() {
+                "c" | "u" => {
+                    state.insert(
+                        id,
+                        vec![Cell::Int(id), int(&event[2]), int(&event[3]), event[4].clone()],
+                    );
+                }
+                "d" => {
+                    state.remove(&id);
+                }
+                other => return Err(self.failure(step, &query, &format!("unknown op {other}"))),
+            }
+        }
+        let replayed: Vec<Row> = state.into_values().collect();
+        let expected = sqlite_rows(&self.lite, ACCT_ROWS);
+        match diff(&replayed, &expected) {
+            Some(d) => Err(self.failure(step, &query, &d)),
+            None => Ok(()),
+        }
+    }
+
     /// Every query of the step, on both engines.
     async fn compare(&mut self, step: usize) -> Result<(), String> {
         for query in queries(&mut self.rng) {
@@ -678,6 +762,7 @@ async fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
         lite,
         next_id: 1,
         log: vec![setup.clone()],
+        past: Vec::new(),
     };
     // Runs of steps with frequent CHECKPOINTs alternate with quiet runs.
     let mut checkpoint_p = 0.3;
@@ -703,6 +788,12 @@ async fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
             }
         }
         run.compare(step).await?;
+        if run.rng.random_bool(0.3) {
+            run.remember_now();
+        }
+        if run.rng.random_bool(0.2) {
+            run.compare_past(step).await?;
+        }
     }
     // Everything into Iceberg, then the same answers once more.
     run.session
@@ -711,6 +802,8 @@ async fn run_seed(seed: u64, steps: usize) -> Result<String, String> {
         .map_err(|e| format!("seed {seed}: final CHECKPOINT: {e}"))?;
     run.log.push("final CHECKPOINT".to_string());
     run.compare(steps).await?;
+    run.compare_past(steps).await?;
+    run.compare_replay(steps).await?;
     let hot = run
         .wh
         .hot()

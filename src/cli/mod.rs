@@ -42,6 +42,10 @@ struct Cli {
     /// This process's shard: names its hot tier and its compaction watermark.
     #[arg(long, global = true, env = "THERMOCLINE_SHARD", default_value = "local")]
     shard: String,
+    /// Apply the pending migrations in DIR (`<version>_<name>.sql`, each once,
+    /// in version order, each in one transaction) before the command runs.
+    #[arg(long, global = true, env = "THERMOCLINE_MIGRATIONS", value_name = "DIR")]
+    migrations: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -196,9 +200,17 @@ fn open(runtime: &Runtime, cli: &Cli, mode: CompactionMode) -> Result<Warehouse,
     let config = WarehouseConfig::from_location(&cli.warehouse)?
         .with_shard(cli.shard.clone())
         .with_compaction(mode);
-    runtime
+    let wh = runtime
         .block_on(Warehouse::open(config))
-        .map_err(|e| e.with_context("warehouse", &cli.warehouse))
+        .map_err(|e| e.with_context("warehouse", &cli.warehouse))?;
+    if let Some(dir) = &cli.migrations {
+        // On stderr, like command tags: stdout stays rows only.
+        runtime.block_on(wh.migrate_with(dir, |m| {
+            let plural = if m.statements == 1 { "" } else { "s" };
+            eprintln!("applied migration {} ({} statement{plural})", m.file, m.statements);
+        }))?;
+    }
+    Ok(wh)
 }
 
 fn run(runtime: &Runtime, cli: Cli, sql_matches: Option<&ArgMatches>) -> Result<(), Failure> {
@@ -320,6 +332,8 @@ mod tests {
         let cli = Cli::parse_from(["thermocline", "--shard", "s1", "compact", "--table", "events"]);
         assert_eq!(cli.shard, "s1");
         assert!(matches!(cli.command, Command::Compact(CompactArgs { table: Some(ref t) }) if t == "events"));
+        let cli = Cli::parse_from(["thermocline", "sql", "--migrations", "db/migrations", "-c", "SELECT 1"]);
+        assert_eq!(cli.migrations, Some(PathBuf::from("db/migrations")));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::sql::ddl::props;
 use crate::sql::types::pg_to_iceberg;
 use crate::table::constraints::{self, CONSTRAINTS, Constraint};
 use crate::table::hidden;
+use crate::transaction::DdlUndo;
 
 /// PostgreSQL's identifier rule: lower-cased unless quoted.
 fn column_name(ident: &Ident) -> String {
@@ -300,10 +301,26 @@ impl Session {
             },
         ];
         let updates = evolution.into_updates()?;
+        // What ROLLBACK (or a failure later in the transaction) puts back.
+        let properties = [CONSTRAINTS, props::SORT_BY]
+            .into_iter()
+            .map(|key| (key.to_string(), metadata.properties().get(key).cloned()))
+            .collect();
+        let undo = DdlUndo::RestoreSchema {
+            table: table.clone(),
+            schema_id: metadata.current_schema_id(),
+            properties,
+        };
+        // Pinned before the commit: no compaction may write files with the
+        // new schema while the transaction can still roll it back.
+        if self.txn.is_explicit() {
+            self.txn.pin_schema(self.warehouse.pin_schema(table));
+        }
         self.warehouse
             .catalog
             .commit_table(&ident, requirements, updates)
             .await?;
+        self.txn.record_ddl(undo);
         Ok(StatementOutput::command("ALTER TABLE"))
     }
 

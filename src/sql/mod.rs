@@ -8,6 +8,7 @@
 
 pub mod bytea;
 pub mod ddl;
+pub mod period;
 pub mod types;
 
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, SchemaName, Statement};
@@ -54,34 +55,73 @@ pub enum Command {
 }
 
 /// Split `sql` into statements and classify each.
+pub fn parse(sql: &str) -> Result<Vec<Command>> {
+    let mut commands = Vec::new();
+    for statement in split(sql)? {
+        parse_one(statement.text, Some(statement.first_word), &mut commands)?;
+    }
+    Ok(commands)
+}
+
+/// One statement of a script, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementText<'a> {
+    /// The statement's text, without its `;`.
+    pub text: &'a str,
+    /// The 1-based line of the script its first token is on.
+    pub line: u64,
+    /// Its first word, lower-cased (empty when it starts with a symbol).
+    first_word: String,
+}
+
+/// Cut `sql` into its statements; ones of only whitespace and comments are
+/// left out.
 ///
 /// Statements are cut out of the original text at top-level `;` tokens (the
 /// tokenizer knows strings, comments and dollar quotes), never rebuilt from
 /// tokens: that would lose escapes such as `'o''brien'`.
-pub fn parse(sql: &str) -> Result<Vec<Command>> {
+pub fn split(sql: &str) -> Result<Vec<StatementText<'_>>> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| Error::new(ErrorKind::Plan, format!("syntax error: {e}")))?;
     let offsets = LineIndex::new(sql);
-    let mut commands = Vec::new();
+    let mut statements = Vec::new();
     let mut start = 0;
-    let mut first_word: Option<String> = None;
+    // The first word and line of the statement being read.
+    let mut first: Option<(String, u64)> = None;
     for token in &tokens {
         match &token.token {
             Token::SemiColon => {
                 let end = offsets.offset(token.span.start.line, token.span.start.column);
-                parse_one(&sql[start..end], first_word.take(), &mut commands)?;
+                if let Some((first_word, line)) = first.take() {
+                    statements.push(StatementText {
+                        text: &sql[start..end],
+                        line,
+                        first_word,
+                    });
+                }
                 start = end + 1;
             }
             Token::Whitespace(_) => {}
-            Token::Word(w) if first_word.is_none() => first_word = Some(w.value.to_lowercase()),
-            _ if first_word.is_none() => first_word = Some(String::new()),
+            _ if first.is_none() => {
+                let word = match &token.token {
+                    Token::Word(w) => w.value.to_lowercase(),
+                    _ => String::new(),
+                };
+                first = Some((word, token.span.start.line));
+            }
             _ => {}
         }
     }
-    parse_one(&sql[start.min(sql.len())..], first_word, &mut commands)?;
-    Ok(commands)
+    if let Some((first_word, line)) = first {
+        statements.push(StatementText {
+            text: &sql[start.min(sql.len())..],
+            line,
+            first_word,
+        });
+    }
+    Ok(statements)
 }
 
 fn parse_one(text: &str, first_word: Option<String>, commands: &mut Vec<Command>) -> Result<()> {
@@ -109,8 +149,9 @@ fn parse_one(text: &str, first_word: Option<String>, commands: &mut Vec<Command>
             Ok(())
         }
         Some(_) => {
+            let text = period::rewrite(text)?;
             let statements = Parser::new(&dialect)
-                .try_with_sql(text)
+                .try_with_sql(&text)
                 .and_then(|mut p| p.parse_statements())
                 .map_err(|e| Error::new(ErrorKind::Plan, format!("syntax error: {e}")))?;
             for statement in statements {
@@ -123,7 +164,7 @@ fn parse_one(text: &str, first_word: Option<String>, commands: &mut Vec<Command>
 
 /// Maps the tokenizer's (line, column) positions, both 1-based and counted
 /// in characters, to byte offsets in the text.
-struct LineIndex {
+pub(crate) struct LineIndex {
     /// Byte offset of the first character of each line.
     line_starts: Vec<usize>,
     text: String,
@@ -246,6 +287,22 @@ mod tests {
             panic!("expected a query");
         };
         assert_eq!(first.to_string(), "SELECT 'o''brien; x'");
+        Ok(())
+    }
+
+    #[test]
+    fn split_keeps_the_text_and_the_line_of_each_statement() -> Result<()> {
+        let script = "-- users\nCREATE TABLE u (id int);\n\n  INSERT INTO u VALUES (1); /* done */ ;\nSELECT 'a;b'";
+        let statements = split(script)?;
+        let got: Vec<(&str, u64)> = statements.iter().map(|s| (s.text.trim(), s.line)).collect();
+        assert_eq!(
+            got,
+            [
+                ("-- users\nCREATE TABLE u (id int)", 2),
+                ("INSERT INTO u VALUES (1)", 4),
+                ("SELECT 'a;b'", 5)
+            ]
+        );
         Ok(())
     }
 

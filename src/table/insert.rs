@@ -177,7 +177,10 @@ impl ExecutionPlan for HotInsertExec {
                 Ok(w) => w,
                 Err(e) => {
                     if !txn.is_explicit() {
-                        txn.rollback();
+                        // Also undoes the table of a CTAS in autocommit.
+                        if let Err(undo) = txn.rollback(table.warehouse()).await {
+                            return Err(e.with_context("rollback", undo));
+                        }
                     }
                     return Err(e);
                 }

@@ -78,6 +78,11 @@ pub async fn compact_table(
     };
 
     let stats = wh.hot.stats(table)?;
+    if wh.schema_pinned(table) {
+        tracing::info!("not compacting {table}: an open transaction altered it");
+        report.watermark = stats.local_watermark;
+        return Ok(report);
+    }
     let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
     if stats.rows == 0 {
         report.watermark = stats.local_watermark;
