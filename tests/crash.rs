@@ -369,6 +369,23 @@ async fn check(wh: &Warehouse, book: &Book, context: &str, from: i64) -> usize {
                 "{context}: snapshot names a missing data file {path}"
             );
         }
+        // Delete events reach the change log exactly once too (it is written
+        // before the data commit that a crash may interrupt): no version is
+        // logged as deleted twice.
+        match session
+            .query(&format!(
+                "SELECT _row_shard, _row_lsn FROM \"{TABLE}$changes\" GROUP BY _row_shard, _row_lsn HAVING count(*) > 1"
+            ))
+            .await
+        {
+            Ok(batches) => {
+                let doubled: usize = batches.iter().map(|b| b.num_rows()).sum();
+                assert_eq!(doubled, 0, "{context}: delete events logged more than once");
+            }
+            // No compaction has logged a delete yet.
+            Err(e) if e.to_string().contains("not found") => {}
+            Err(e) => panic!("{context}: cannot read the change log: {e}"),
+        }
         let hot = wh
             .hot()
             .stats(&thermocline::hot::TableName::new("public", TABLE))
