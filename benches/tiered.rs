@@ -2,7 +2,8 @@
 //! 1. hot inserts, batched, vs raw rusqlite;
 //! 2. hot inserts, single-row, vs raw rusqlite (+ SQLite rows written);
 //! 3. compaction rows/s (vs an ArrowWriter floor) and insert-to-Iceberg freshness;
-//! 4. tiered scan vs plain DataFusion over the same Parquet files.
+//! 4. tiered scan vs plain DataFusion over the same Parquet files;
+//! 5. history: AS OF vs DataFusion over today's files, CDC polls.
 //!
 //! `cargo bench --bench tiered [-- --quick] [-- --explain] [-- GROUP...]`;
 //! see benches/README.md for what every number means.
@@ -13,6 +14,8 @@ mod compaction;
 mod data;
 #[path = "tiered/harness.rs"]
 mod harness;
+#[path = "tiered/history.rs"]
+mod history;
 #[path = "tiered/inserts.rs"]
 mod inserts;
 #[path = "tiered/scan.rs"]
@@ -50,6 +53,9 @@ fn run() -> R<()> {
         }
         if cfg.wants("scan") {
             scan::scans(&cfg, &mut outcomes).await?;
+        }
+        if cfg.wants("history") {
+            history::history(&cfg, &mut outcomes).await?;
         }
         R::Ok(())
     })?;

@@ -36,7 +36,7 @@ const QUERIES: [(&str, &str); 4] = [
 /// The peer: plain DataFusion, 2 target partitions, and the Parquet
 /// options thermocline's session sets (Utf8 strings, filter pushdown), so
 /// the ratio measures tiering and not a different reader configuration.
-fn peer_context() -> SessionContext {
+pub fn peer_context() -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
@@ -45,7 +45,7 @@ fn peer_context() -> SessionContext {
 }
 
 /// Every Parquet file of one table in the warehouse's data folder.
-fn parquet_files(root: &Path, table: &str) -> R<Vec<PathBuf>> {
+pub fn parquet_files(root: &Path, table: &str) -> R<Vec<PathBuf>> {
     let base = root.join("data").join("public").join(table);
     let mut out = Vec::new();
     let mut stack = vec![base.clone()];
@@ -67,7 +67,7 @@ fn parquet_files(root: &Path, table: &str) -> R<Vec<PathBuf>> {
 }
 
 /// Register `files` as one ListingTable named `name`.
-async fn register_files(ctx: &SessionContext, name: &str, files: &[PathBuf]) -> R<()> {
+pub async fn register_files(ctx: &SessionContext, name: &str, files: &[PathBuf]) -> R<()> {
     let urls = files
         .iter()
         .map(|p| ListingTableUrl::parse(p.to_string_lossy().as_ref()))
