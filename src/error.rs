@@ -179,6 +179,14 @@ impl From<DataFusionError> for Error {
             };
             return Error::new(kind, json.to_string());
         }
+        // A scalar subquery with several rows is the query's fault
+        // (PostgreSQL's 21000), however DataFusion wrapped it.
+        if e.to_string().contains("Scalar subquery returned more than one row") {
+            return Error::new(
+                ErrorKind::Cardinality,
+                "more than one row returned by a subquery used as an expression",
+            );
+        }
         // Unwrap our own errors that travelled through DataFusion so the kind
         // (and so the SQLSTATE) survives the round trip.
         match e {

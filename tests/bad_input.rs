@@ -451,3 +451,56 @@ fn common_count(batches: &[arrow::array::RecordBatch]) -> i64 {
         .as_primitive::<arrow::datatypes::Int64Type>()
         .value(0)
 }
+
+/// Time travel and CDC arguments that make no sense: each a clear error
+/// with PostgreSQL's SQLSTATE, nothing panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_arguments_are_checked() {
+    bounded(async {
+        let (_dir, _wh, s) = setup().await;
+        let err = fails(&s, "SELECT * FROM t FOR SYSTEM_TIME AS OF 'yesterday-ish'").await;
+        assert_error(
+            &err,
+            ErrorKind::Type,
+            &["FOR SYSTEM_TIME needs a timestamp", "yesterday-ish"],
+        );
+
+        let err = fails(&s, "SELECT * FROM t FOR SYSTEM_TIME AS OF true").await;
+        assert_error(&err, ErrorKind::Type, &["needs a timestamp, not Boolean"]);
+
+        let err = fails(&s, "SELECT * FROM t FOR SYSTEM_TIME AS OF NULL").await;
+        assert_error(&err, ErrorKind::Plan, &["bound is NULL"]);
+
+        let err = fails(
+            &s,
+            "SELECT * FROM t FOR SYSTEM_TIME AS OF (SELECT now() UNION ALL SELECT now())",
+        )
+        .await;
+        assert_error(&err, ErrorKind::Cardinality, &["more than one row"]);
+
+        let err = fails(&s, "SELECT * FROM t FOR VERSION AS OF 'latest'").await;
+        assert_error(&err, ErrorKind::Type, &["snapshot id"]);
+
+        let err = fails(&s, "SELECT * FROM t FOR VERSION AS OF 12345").await;
+        assert_error(&err, ErrorKind::NotFound, &["snapshot 12345"]);
+
+        let err = fails(&s, "SELECT * FROM t FOR SYSTEM_TIME BETWEEN now() AND").await;
+        assert_error(&err, ErrorKind::Plan, &["syntax error", "period's end"]);
+
+        let err = fails(&s, "SELECT * FROM t AS old FOR SYSTEM_TIME ALL").await;
+        assert_error(&err, ErrorKind::Plan, &["before any alias"]);
+
+        let err = fails(&s, "SELECT * FROM thermocline_changes('t', 'abc')").await;
+        assert_error(&err, ErrorKind::Type, &["since_lsn must be a bigint"]);
+
+        let err = fails(&s, "SELECT * FROM thermocline_changes('t', x)").await;
+        assert_error(&err, ErrorKind::Plan, &["constant arguments"]);
+
+        let err = fails(&s, "SELECT * FROM thermocline_changes('nope', 0)").await;
+        assert_error(&err, ErrorKind::NotFound, &["nope"]);
+
+        let err = fails(&s, "SELECT * FROM thermocline_history_scan('s1_0')").await;
+        assert_error(&err, ErrorKind::Plan, &["no history table"]);
+    })
+    .await;
+}

@@ -101,9 +101,15 @@ impl TableFunctionImpl for ChangesFunction {
         };
         let since = match constant(&args, 1)? {
             None | Some(ScalarValue::Null) => 0,
-            Some(v) => match v.cast_to(&DataType::Int64)? {
-                ScalarValue::Int64(Some(n)) => n,
-                _ => return Err(usage().into()),
+            Some(v) => match v.cast_to(&DataType::Int64) {
+                Ok(ScalarValue::Int64(Some(n))) => n,
+                _ => {
+                    return Err(
+                        Error::new(ErrorKind::Type, format!("since_lsn must be a bigint, not {v}"))
+                            .with_context("usage", "thermocline_changes('table', since_lsn)")
+                            .into(),
+                    );
+                }
             },
         };
         let table = super::table_name(&name)?;

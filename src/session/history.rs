@@ -169,12 +169,19 @@ impl Session {
     async fn instant(&self, bounds: &[SqlExpr], i: usize, params: &[ScalarValue]) -> Result<i64> {
         let value = self.bound_value(bounds, i, params).await?;
         let wanted = DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
-        let cast = arrow::compute::cast(&value, &wanted).map_err(|e| {
-            Error::new(
-                ErrorKind::Type,
-                format!("FOR SYSTEM_TIME needs a timestamp, not {}", value.data_type()),
-            )
-            .with_source(e)
+        // Not the safe cast: text that is no timestamp is an error, not NULL.
+        let options = arrow::compute::CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let cast = arrow::compute::cast_with_options(&value, &wanted, &options).map_err(|e| {
+            let message = match value.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    format!("FOR SYSTEM_TIME needs a timestamp: {e}")
+                }
+                other => format!("FOR SYSTEM_TIME needs a timestamp, not {other}"),
+            };
+            Error::new(ErrorKind::Type, message)
         })?;
         let micros = cast.as_primitive::<TimestampMicrosecondType>();
         if micros.is_null(0) {
