@@ -161,7 +161,7 @@ pub async fn events(
     table: &TableName,
     since: i64,
 ) -> Result<RecordBatch> {
-    let versions = Versions::read(warehouse, table).await?;
+    let versions = Versions::read_since(warehouse, table, Some(since)).await?;
     let build_object = state
         .scalar_functions()
         .get("jsonb_build_object")

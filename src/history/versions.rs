@@ -77,6 +77,14 @@ pub struct Versions {
 impl Versions {
     /// Read the cut (see the module docs) and build the plan.
     pub async fn read(wh: &Arc<WarehouseInner>, name: &TableName) -> Result<Self> {
+        Self::read_since(wh, name, None).await
+    }
+
+    /// [`Self::read`], keeping only versions that began, ended or were
+    /// replaced above `since` (what CDC asks for). The condition goes into
+    /// each branch's scan, where it prunes by the `_lsn` column statistics:
+    /// a consumer's poll reads no file that holds only older rows.
+    pub async fn read_since(wh: &Arc<WarehouseInner>, name: &TableName, since: Option<Lsn>) -> Result<Self> {
         let ident = TableIdent::from_strs([name.namespace.as_str(), name.name.as_str()])?;
         let shard = wh.hot.shard().to_string();
         // 1. The hot tier, every user column (a first load only to learn the
@@ -107,7 +115,7 @@ impl Versions {
             table: data,
             snapshot_id: None,
         });
-        let live = live_plan(&table.pinned(cut).with_row_ids())?;
+        let live = live_plan(&table.pinned(cut).with_row_ids(), since)?;
         let mut builder = LogicalPlanBuilder::from(live);
         if events.num_rows() > 0 {
             let source = MemTable::try_new(events.schema(), vec![vec![events]])?;
@@ -125,7 +133,7 @@ impl Versions {
                 table: log,
                 snapshot_id: None,
             });
-            builder = builder.union(logged_plan(&table, &log_table.pinned(cut), &bounds)?)?;
+            builder = builder.union(logged_plan(&table, &log_table.pinned(cut), &bounds, since)?)?;
         }
         Ok(Self {
             table,
@@ -145,10 +153,8 @@ impl Versions {
 }
 
 /// Live versions: the data table's scan with row ids.
-fn live_plan(table: &TieredTable) -> Result<LogicalPlan> {
-    let users = table.user_schema().fields().len();
+fn live_plan(table: &TieredTable, since: Option<Lsn>) -> Result<LogicalPlan> {
     let mut exprs: Vec<Expr> = table.user_schema().fields().iter().map(|f| ident(f.name())).collect();
-    let _ = users;
     exprs.push(ident(hidden::LSN));
     exprs.push(ident(hidden::SHARD));
     exprs.push(ident(hidden::COMMIT_TS).alias(VALID_FROM));
@@ -156,17 +162,22 @@ fn live_plan(table: &TieredTable) -> Result<LogicalPlan> {
     exprs.push(null_of(&DataType::Int64)?.alias(END_LSN));
     exprs.push(null_of(&DataType::Utf8)?.alias(END_SHARD));
     exprs.push(null_of(&DataType::Int64)?.alias(NEW_LSN));
-    Ok(
-        LogicalPlanBuilder::scan("live", provider_as_source(Arc::new(table.clone())), None)?
-            .project(exprs)?
-            .build()?,
-    )
+    let mut builder = LogicalPlanBuilder::scan("live", provider_as_source(Arc::new(table.clone())), None)?;
+    if let Some(since) = since {
+        builder = builder.filter(ident(hidden::LSN).gt(lit(since)))?;
+    }
+    Ok(builder.project(exprs)?.build()?)
 }
 
 /// Deleted versions in the change log, mapped onto the data table's
 /// columns by field id, cut at `bounds` (per shard, the highest event lsn
 /// the cut covers).
-fn logged_plan(data: &TieredTable, log: &TieredTable, bounds: &[(String, Lsn)]) -> Result<LogicalPlan> {
+fn logged_plan(
+    data: &TieredTable,
+    log: &TieredTable,
+    bounds: &[(String, Lsn)],
+    since: Option<Lsn>,
+) -> Result<LogicalPlan> {
     let log_fields = log.wal_fields();
     let mut exprs = Vec::with_capacity(data.wal_fields().len() + 7);
     for field in data.wal_fields() {
@@ -193,6 +204,15 @@ fn logged_plan(data: &TieredTable, log: &TieredTable, bounds: &[(String, Lsn)]) 
         })
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false));
+    let within = match since {
+        Some(since) => within.and(
+            ident(ROW_LSN)
+                .gt(lit(since))
+                .or(ident(hidden::LSN).gt(lit(since)))
+                .or(ident(NEW_LSN).gt(lit(since))),
+        ),
+        None => within,
+    };
     Ok(
         LogicalPlanBuilder::scan("logged", provider_as_source(Arc::new(log.with_row_ids())), None)?
             .filter(within)?
