@@ -648,6 +648,32 @@ impl Run {
                 other => return Err(self.failure(step, &query, &format!("unknown op {other}"))),
             }
         }
+        // A consumer resuming from any position sees exactly the events
+        // after it (the since condition prunes inside each scan).
+        let all = "SELECT lsn, op, key, before, after FROM thermocline_changes('acct', 0) ORDER BY lsn";
+        let every = match self.session.query(all).await {
+            Ok(batches) => rows(&batches),
+            Err(e) => return Err(self.failure(step, &query, &format!("thermocline failed: {e}"))),
+        };
+        if !every.is_empty() {
+            let Cell::Int(position) = every[self.rng.random_range(0..every.len())][0] else {
+                return Err(self.failure(step, &query, "an event without lsn"));
+            };
+            let resumed =
+                format!("SELECT lsn, op, key, before, after FROM thermocline_changes('acct', {position}) ORDER BY lsn");
+            let tail = match self.session.query(&resumed).await {
+                Ok(batches) => rows(&batches),
+                Err(e) => return Err(self.failure(step, &query, &format!("thermocline failed: {e}"))),
+            };
+            let expected: Vec<Row> = every
+                .iter()
+                .filter(|r| matches!(r[0], Cell::Int(lsn) if lsn > position))
+                .cloned()
+                .collect();
+            if let Some(d) = diff(&tail, &expected) {
+                return Err(self.failure(step, &q("cdc resume", &resumed, all), &d));
+            }
+        }
         let replayed: Vec<Row> = state.into_values().collect();
         let expected = sqlite_rows(&self.lite, ACCT_ROWS);
         match diff(&replayed, &expected) {
