@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array};
+use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use arrow::datatypes::SchemaRef;
 use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 use iceberg::table::Table;
@@ -193,6 +193,10 @@ pub async fn append(
     upto: Lsn,
     target_file_size: u64,
 ) -> Result<u64> {
+    // Most compactions carry no deletes: no catalog round trip for them.
+    if !entries.iter().any(|e| e.op == WalOp::Delete) {
+        return Ok(0);
+    }
     let existing = load(wh, table).await?;
     let logged = existing.as_ref().map_or(0, |log| {
         thermocline_catalog::watermark::watermark(log.metadata(), None, shard)
@@ -253,15 +257,17 @@ fn event_batch(
     shard: &str,
 ) -> Result<RecordBatch> {
     let n = rows.num_rows();
+    let wal_rows = hidden::WalRows {
+        first,
+        n,
+        commit_ts: entry.commit_ts,
+        shard,
+    };
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
-        let column: ArrayRef = match field.name().as_str() {
-            hidden::LSN => Arc::new(Int64Array::from_iter_values(first..first + n as Lsn)),
-            hidden::COMMIT_TS => {
-                Arc::new(TimestampMicrosecondArray::from(vec![entry.commit_ts; n]).with_timezone("+00:00"))
-            }
-            hidden::SHARD => Arc::new(StringArray::from(vec![shard; n])),
-            name => match rows.column_by_name(name) {
+        let column: ArrayRef = match wal_rows.column(field.name()) {
+            Some(hidden) => hidden,
+            None => match rows.column_by_name(field.name()) {
                 Some(c) if c.data_type() == field.data_type() => c.clone(),
                 Some(c) => arrow::compute::cast(c, field.data_type())?,
                 // A column added after the event, or `_row_commit_ts` of

@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array};
+use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemTable;
 use datafusion::common::ScalarValue;
@@ -258,11 +258,16 @@ fn hot_events(table: &TieredTable, hot: &HotSnapshot, logged: Lsn, shard: &str) 
         columns.push(by_name(ROW_LSN, &DataType::Int64)?);
         columns.push(by_name(ROW_SHARD, &DataType::Utf8)?);
         columns.push(by_name(ROW_COMMIT_TS, &hidden::commit_ts_type())?);
-        columns.push(Arc::new(
-            TimestampMicrosecondArray::from(vec![entry.commit_ts; n]).with_timezone("+00:00"),
-        ));
-        columns.push(Arc::new(Int64Array::from_iter_values(first..first + n as Lsn)));
-        columns.push(Arc::new(StringArray::from(vec![shard; n])));
+        // The delete event's own identity: when the version stopped being valid.
+        let event = hidden::WalRows {
+            first,
+            n,
+            commit_ts: entry.commit_ts,
+            shard,
+        };
+        columns.push(event.commit_ts());
+        columns.push(event.lsn());
+        columns.push(event.shard());
         columns.push(by_name(NEW_LSN, &DataType::Int64)?);
         batches.push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
             Error::internal("hot delete events do not fit the versions layout")

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session as DfSession;
@@ -458,6 +458,12 @@ fn hot_rows(
         let rows = entry.batch.slice(skip, entry.batch.num_rows() - skip);
         let first = entry.first_lsn + skip as Lsn;
         let n = rows.num_rows();
+        let wal_rows = hidden::WalRows {
+            first,
+            n,
+            commit_ts: entry.commit_ts,
+            shard,
+        };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
         let mut user_index = 0;
         for i in projection {
@@ -465,13 +471,11 @@ fn hot_rows(
                 columns.push(rows.column(user_index).clone());
                 user_index += 1;
             } else if *i == users {
-                columns.push(Arc::new(Int64Array::from_iter_values(first..first + n as Lsn)));
+                columns.push(wal_rows.lsn());
             } else if *i == users + 1 {
-                columns.push(Arc::new(StringArray::from(vec![shard; n])));
+                columns.push(wal_rows.shard());
             } else {
-                columns.push(Arc::new(
-                    TimestampMicrosecondArray::from(vec![entry.commit_ts; n]).with_timezone("+00:00"),
-                ));
+                columns.push(wal_rows.commit_ts());
             }
         }
         let options = RecordBatchOptions::new().with_row_count(Some(n));

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use iceberg::TableIdent;
@@ -225,15 +225,17 @@ fn wal_changes(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> 
         let rows = entry.batch.slice(skip, entry.batch.num_rows() - skip);
         let first = entry.first_lsn + skip as i64;
         let n = rows.num_rows();
+        let wal_rows = hidden::WalRows {
+            first,
+            n,
+            commit_ts: entry.commit_ts,
+            shard,
+        };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrow_schema.fields().len());
         for field in arrow_schema.fields() {
-            let column: ArrayRef = match field.name().as_str() {
-                hidden::LSN => Arc::new(Int64Array::from_iter_values(first..first + n as i64)),
-                hidden::COMMIT_TS => {
-                    Arc::new(TimestampMicrosecondArray::from(vec![entry.commit_ts; n]).with_timezone("+00:00"))
-                }
-                hidden::SHARD => Arc::new(StringArray::from(vec![shard; n])),
-                name => match rows.column_by_name(name) {
+            let column: ArrayRef = match wal_rows.column(field.name()) {
+                Some(hidden) => hidden,
+                None => match rows.column_by_name(field.name()) {
                     Some(c) if c.data_type() == field.data_type() => c.clone(),
                     Some(c) => crate::table::strict_cast(c, field.data_type())?,
                     // A column added after these rows were written.
