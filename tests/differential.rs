@@ -12,183 +12,24 @@
 //! `THERMOCLINE_DIFF_STEPS` (steps per seed), `THERMOCLINE_DIFF_SEEDS`.
 
 mod common;
+#[path = "differential/generate.rs"]
+mod generate;
+#[path = "differential/history.rs"]
+mod history;
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use common::{Cell, Row, rows};
+use generate::{
+    D0, DAY_US, DAYS, DimRow, EvRow, WORDS, date_text, dim_insert_sql, ev_insert_sql, gen_dim, gen_ev, gen_k, sql_text,
+    ts_text,
+};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rusqlite::params;
 use thermocline::config::Durability;
 use thermocline::{CompactionMode, Session, TieringConfig, Warehouse, WarehouseConfig};
-
-const DAY_US: i64 = 86_400_000_000;
-/// 2024-03-08, in days since the epoch: the centre of the generated data.
-const D0: i64 = 19_790;
-/// Days of timestamps generated after D0.
-const DAYS: i64 = 8;
-
-#[derive(Debug, Clone)]
-struct EvRow {
-    id: i64,
-    k: Option<i32>,
-    v: Option<i64>,
-    d: Option<f64>,
-    s: Option<String>,
-    b: Option<bool>,
-    dt: Option<i32>,
-    ts: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-struct DimRow {
-    id: i64,
-    k: Option<i32>,
-    name: Option<String>,
-    w: Option<f64>,
-}
-
-const WORDS: &[&str] = &[
-    "alpha", "beta", "gamma", "delta", "m", "mango", "zeta", "", "O'Brien", "it''s", "żółw", "日本", "a b", "Zulu",
-];
-
-fn maybe<T>(rng: &mut StdRng, null_p: f64, f: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
-    if rng.random_bool(null_p) { None } else { Some(f(rng)) }
-}
-
-fn gen_text(rng: &mut StdRng) -> String {
-    if rng.random_bool(0.6) {
-        return WORDS.choose(rng).map(|w| w.to_string()).unwrap_or_default();
-    }
-    let len = rng.random_range(0..10);
-    (0..len)
-        .map(|_| char::from(rng.random_range(b'0'..=b'z')))
-        .filter(|c| *c != '\\')
-        .collect()
-}
-
-fn gen_k(rng: &mut StdRng) -> i32 {
-    match rng.random_range(0..20) {
-        0 => i32::MIN,
-        1 => i32::MAX,
-        2..=3 => rng.random_range(-5..0),
-        4..=5 => rng.random::<i32>(),
-        _ => rng.random_range(0..20),
-    }
-}
-
-fn gen_double(rng: &mut StdRng) -> f64 {
-    match rng.random_range(0..10) {
-        0 => 0.0,
-        1 => f64::from(rng.random_range(-100..100)),
-        2 => rng.random_range(-1.0..1.0) * 1e-7,
-        _ => (rng.random_range(-1e6..1e6_f64) * 1000.0).round() / 1000.0,
-    }
-}
-
-/// Timestamps cluster in D0..D0+DAYS with many exactly on (or a µs either
-/// side of) midnight, the day-partition boundaries; a few are before 1970.
-fn gen_ts(rng: &mut StdRng) -> i64 {
-    let midnight = (D0 + rng.random_range(0..=DAYS)) * DAY_US;
-    match rng.random_range(0..20) {
-        0..=1 => midnight,
-        2 => midnight - 1,
-        3 => midnight + 1,
-        4 => rng.random_range(-2 * DAY_US..DAY_US),
-        5 => -1,
-        _ => rng.random_range(D0 * DAY_US..(D0 + DAYS) * DAY_US),
-    }
-}
-
-fn gen_date(rng: &mut StdRng) -> i32 {
-    match rng.random_range(0..20) {
-        0 => -1,
-        1 => -365,
-        _ => (D0 + rng.random_range(-3..10)) as i32,
-    }
-}
-
-fn gen_ev(rng: &mut StdRng, id: i64) -> EvRow {
-    EvRow {
-        id,
-        k: maybe(rng, 0.1, gen_k),
-        v: maybe(rng, 0.1, |r| r.random_range(-1_000_000_000_000..1_000_000_000_000)),
-        d: maybe(rng, 0.1, gen_double),
-        s: maybe(rng, 0.1, gen_text),
-        b: maybe(rng, 0.15, |r| r.random_bool(0.5)),
-        dt: maybe(rng, 0.1, gen_date),
-        ts: maybe(rng, 0.1, gen_ts),
-    }
-}
-
-fn gen_dim(rng: &mut StdRng, id: i64) -> DimRow {
-    DimRow {
-        id,
-        k: maybe(rng, 0.1, |r| r.random_range(-2..25)),
-        name: maybe(rng, 0.1, |r| WORDS.choose(r).map(|w| w.to_string()).unwrap_or_default()),
-        w: maybe(rng, 0.1, gen_double),
-    }
-}
-
-fn ts_text(us: i64) -> String {
-    let t = chrono::DateTime::from_timestamp_micros(us).expect("timestamp in range");
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-fn date_text(days: i64) -> String {
-    let d = chrono::DateTime::from_timestamp(days * 86_400, 0).expect("date in range");
-    d.format("%Y-%m-%d").to_string()
-}
-
-fn sql_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn opt<T>(v: &Option<T>, f: impl Fn(&T) -> String) -> String {
-    v.as_ref().map_or_else(|| "NULL".to_string(), f)
-}
-
-fn ev_insert_sql(rows: &[EvRow]) -> String {
-    let mut sql = String::from("INSERT INTO ev VALUES ");
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(
-            sql,
-            "({}, {}, {}, {}, {}, {}, {}, {})",
-            r.id,
-            opt(&r.k, |k| k.to_string()),
-            opt(&r.v, |v| v.to_string()),
-            opt(&r.d, |d| format!("{d:?}")),
-            opt(&r.s, |s| sql_text(s)),
-            opt(&r.b, |b| b.to_string()),
-            opt(&r.dt, |d| format!("DATE '{}'", date_text(i64::from(*d)))),
-            opt(&r.ts, |t| sql_text(&ts_text(*t))),
-        );
-    }
-    sql
-}
-
-fn dim_insert_sql(rows: &[DimRow]) -> String {
-    let mut sql = String::from("INSERT INTO dim VALUES ");
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(
-            sql,
-            "({}, {}, {}, {})",
-            r.id,
-            opt(&r.k, |k| k.to_string()),
-            opt(&r.name, |s| sql_text(s)),
-            opt(&r.w, |d| format!("{d:?}")),
-        );
-    }
-    sql
-}
 
 /// One query, spelled for each engine.
 struct Query {
@@ -416,8 +257,6 @@ struct Run {
     past: Vec<(i64, Vec<Row>)>,
 }
 
-const ACCT_ROWS: &str = "SELECT id, k, v, s FROM acct ORDER BY id";
-
 impl Run {
     async fn insert_ev(&mut self, n: usize) {
         let rows: Vec<EvRow> = (0..n).map(|i| gen_ev(&mut self.rng, self.next_id + i as i64)).collect();
@@ -575,111 +414,6 @@ impl Run {
             "{sql} -> {}",
             rows.iter().map(render).collect::<Vec<_>>().join("; ")
         ));
-    }
-
-    /// Remember this instant and what `acct` holds now. Every commit so far
-    /// has a commit time at or before it, every later one after it.
-    fn remember_now(&mut self) {
-        let now = chrono::Utc::now().timestamp_micros();
-        std::thread::sleep(Duration::from_millis(2));
-        let rows = sqlite_rows(&self.lite, ACCT_ROWS);
-        self.past.push((now, rows));
-    }
-
-    /// `acct FOR SYSTEM_TIME AS OF` a few remembered instants equals what
-    /// SQLite held then, whatever was compacted or rewritten since.
-    async fn compare_past(&mut self, step: usize) -> Result<(), String> {
-        let picks: Vec<usize> = match self.past.len() {
-            0 => return Ok(()),
-            n => (0..3).map(|_| self.rng.random_range(0..n)).collect(),
-        };
-        for i in picks {
-            let (at, expected) = &self.past[i];
-            let at = chrono::DateTime::from_timestamp_micros(*at).ok_or("bad instant")?;
-            let sql = format!(
-                "SELECT id, k, v, s FROM acct FOR SYSTEM_TIME AS OF '{}' ORDER BY id",
-                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-            );
-            let ours = match self.session.query(&sql).await {
-                Ok(batches) => rows(&batches),
-                Err(e) => {
-                    return Err(self.failure(step, &q("as of", &sql, ACCT_ROWS), &format!("thermocline failed: {e}")));
-                }
-            };
-            if let Some(d) = diff(&ours, expected) {
-                return Err(self.failure(step, &q("as of", &sql, ACCT_ROWS), &d));
-            }
-        }
-        Ok(())
-    }
-
-    /// Replaying every change event of `acct` in lsn order rebuilds exactly
-    /// what SQLite holds.
-    async fn compare_replay(&mut self, step: usize) -> Result<(), String> {
-        let sql = "SELECT op, key->>'id', after->>'k', after->>'v', after->>'s' \
-                   FROM thermocline_changes('acct', 0) ORDER BY lsn";
-        let query = q("cdc replay", sql, ACCT_ROWS);
-        let events = match self.session.query(sql).await {
-            Ok(batches) => rows(&batches),
-            Err(e) => return Err(self.failure(step, &query, &format!("thermocline failed: {e}"))),
-        };
-        let mut state: std::collections::BTreeMap<i64, Row> = std::collections::BTreeMap::new();
-        let int = |c: &Cell| match c {
-            Cell::Text(t) => t.parse::<i64>().map(Cell::Int).unwrap_or(Cell::Null),
-            _ => Cell::Null,
-        };
-        for event in events {
-            let Cell::Text(op) = &event[0] else {
-                return Err(self.failure(step, &query, "an event without op"));
-            };
-            let Cell::Int(id) = int(&event[1]) else {
-                return Err(self.failure(step, &query, "an event without key"));
-            };
-            match op.as_str() {
-                "c" | "u" => {
-                    state.insert(
-                        id,
-                        vec![Cell::Int(id), int(&event[2]), int(&event[3]), event[4].clone()],
-                    );
-                }
-                "d" => {
-                    state.remove(&id);
-                }
-                other => return Err(self.failure(step, &query, &format!("unknown op {other}"))),
-            }
-        }
-        // A consumer resuming from any position sees exactly the events
-        // after it (the since condition prunes inside each scan).
-        let all = "SELECT lsn, op, key, before, after FROM thermocline_changes('acct', 0) ORDER BY lsn";
-        let every = match self.session.query(all).await {
-            Ok(batches) => rows(&batches),
-            Err(e) => return Err(self.failure(step, &query, &format!("thermocline failed: {e}"))),
-        };
-        if !every.is_empty() {
-            let Cell::Int(position) = every[self.rng.random_range(0..every.len())][0] else {
-                return Err(self.failure(step, &query, "an event without lsn"));
-            };
-            let resumed =
-                format!("SELECT lsn, op, key, before, after FROM thermocline_changes('acct', {position}) ORDER BY lsn");
-            let tail = match self.session.query(&resumed).await {
-                Ok(batches) => rows(&batches),
-                Err(e) => return Err(self.failure(step, &query, &format!("thermocline failed: {e}"))),
-            };
-            let expected: Vec<Row> = every
-                .iter()
-                .filter(|r| matches!(r[0], Cell::Int(lsn) if lsn > position))
-                .cloned()
-                .collect();
-            if let Some(d) = diff(&tail, &expected) {
-                return Err(self.failure(step, &q("cdc resume", &resumed, all), &d));
-            }
-        }
-        let replayed: Vec<Row> = state.into_values().collect();
-        let expected = sqlite_rows(&self.lite, ACCT_ROWS);
-        match diff(&replayed, &expected) {
-            Some(d) => Err(self.failure(step, &query, &d)),
-            None => Ok(()),
-        }
     }
 
     /// Every query of the step, on both engines.
