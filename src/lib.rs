@@ -16,6 +16,8 @@ pub mod error;
 pub mod history;
 pub mod hot;
 pub mod migrate;
+pub mod pg_catalog;
+pub mod server;
 pub mod session;
 pub mod sql;
 pub mod table;

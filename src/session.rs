@@ -104,6 +104,7 @@ impl Session {
             "thermocline_changes",
             Arc::new(crate::history::cdc::ChangesFunction::new(warehouse.clone())),
         );
+        crate::pg_catalog::register(&ctx, warehouse.clone());
         let history = history::HistoryTables::register(&ctx);
         Self {
             warehouse,
@@ -216,7 +217,8 @@ impl Session {
         }
     }
 
-    async fn run_datafusion(&self, statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
+    async fn run_datafusion(&self, mut statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
+        crate::pg_catalog::rewrite(&mut statement)?;
         let is_query = matches!(statement, Statement::Query(_));
         let state = self.ctx.state();
         let plan = state

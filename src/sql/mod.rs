@@ -9,6 +9,7 @@
 pub mod bytea;
 pub mod ddl;
 pub mod period;
+pub mod pg_types;
 pub mod types;
 
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, SchemaName, Statement};

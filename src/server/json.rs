@@ -1,0 +1,1 @@
+//! Arrow values as JSON for the HTTP API. (Being written.)
