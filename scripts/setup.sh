@@ -2,7 +2,11 @@
 # One-time (and idempotent) set-up for building and testing thermocline:
 #   - protoc (Debian protobuf-compiler), which lance's build needs;
 #   - .venv at the repo root with the pinned Python peers of the interop
-#     tests (pyiceberg, DuckDB + its iceberg/avro extensions);
+#     tests (pyiceberg, DuckDB + its iceberg/avro extensions) and of the wire
+#     tests (psycopg);
+#   - psql (Debian postgresql-client) and openssl, for tests/pg_wire.rs;
+#   - node-postgres (npm `pg`, pinned by tests/pg_clients/node's lockfile)
+#     in ~/.cache/thermocline/node-pg, for tests/pg_wire.rs;
 #   - cargo-nextest, the test runner scripts/test.sh uses.
 # Each step checks first and does nothing when already satisfied, so a
 # second run takes well under a second.
@@ -79,14 +83,49 @@ else
             "$python" -m venv "$venv"
         fi
     fi
-    say "installing python peers into $venv (pyiceberg, duckdb + iceberg/avro extensions)"
+    say "installing python peers into $venv (pyiceberg, duckdb + iceberg/avro extensions, psycopg)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "$requirements" -c "$constraints"
     echo "$want" >"$stamp"
     say "python peers: installed"
 fi
 
-# 3. cargo-nextest
+# 3. psql and openssl: the wire tests' real client and their certificates.
+if command -v psql >/dev/null 2>&1; then
+    say "psql: $(psql --version) (present)"
+else
+    apt_install postgresql-client
+    say "psql: $(psql --version) (installed)"
+fi
+if command -v openssl >/dev/null 2>&1; then
+    say "openssl: $(openssl version) (present)"
+else
+    apt_install openssl
+    say "openssl: $(openssl version) (installed)"
+fi
+
+# 4. node-postgres, installed from the lockfile into a cache folder that
+# tests/pg_wire.rs finds by default (or THERMOCLINE_NODE_MODULES). The stamp
+# records the hash of the manifest, the lockfile and node's version.
+node_src="$repo/tests/pg_clients/node"
+node_dir="${THERMOCLINE_NODE_PG_DIR:-$HOME/.cache/thermocline/node-pg}"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+fi
+node_stamp="$node_dir/.thermocline-pins"
+node_want="$(cat "$node_src/package.json" "$node_src/package-lock.json" | sha256sum | cut -d' ' -f1) $(node --version)"
+if [ -d "$node_dir/node_modules/pg" ] && [ -f "$node_stamp" ] && [ "$(cat "$node_stamp")" = "$node_want" ]; then
+    say "node-postgres: $node_dir (up to date)"
+else
+    say "installing node-postgres into $node_dir (npm ci)"
+    mkdir -p "$node_dir"
+    cp "$node_src/package.json" "$node_src/package-lock.json" "$node_dir/"
+    (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+    echo "$node_want" >"$node_stamp"
+    say "node-postgres: installed"
+fi
+
+# 5. cargo-nextest
 if cargo nextest --version >/dev/null 2>&1; then
     say "cargo-nextest: $(cargo nextest --version 2>/dev/null | head -n1) (present)"
 else

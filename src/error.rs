@@ -42,6 +42,15 @@ pub enum ErrorKind {
     DependentObjects,
     /// A feature we do not (yet) support.
     NotSupported,
+    /// The statement was cancelled: a client's cancel request or the
+    /// statement timeout (57014).
+    QueryCanceled,
+    /// The server refuses more connections (53300).
+    TooManyConnections,
+    /// RELEASE or ROLLBACK TO a savepoint that does not exist (3B001).
+    UndefinedSavepoint,
+    /// Division by zero (22012).
+    DivisionByZero,
     /// A file in the warehouse is missing or unreadable (corrupt Parquet,
     /// missing metadata). Not the user's fault; says which file.
     Storage,
@@ -73,6 +82,10 @@ impl ErrorKind {
             ErrorKind::DuplicateColumn => "42701",
             ErrorKind::DependentObjects => "2BP01",
             ErrorKind::NotSupported => "0A000",
+            ErrorKind::QueryCanceled => "57014",
+            ErrorKind::TooManyConnections => "53300",
+            ErrorKind::UndefinedSavepoint => "3B001",
+            ErrorKind::DivisionByZero => "22012",
             ErrorKind::Storage => "58030",
             ErrorKind::HotStore => "58000",
             ErrorKind::Catalog => "40001",
@@ -222,6 +235,16 @@ impl From<DataFusionError> for Error {
             }
             DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
                 let text = e.strip_backtrace();
+                // PostgreSQL's words for an unknown table.
+                if let Some(name) = text
+                    .split_once("table '")
+                    .and_then(|(_, rest)| rest.split_once("' not found"))
+                    .map(|(name, _)| name)
+                {
+                    let short = name.rsplit('.').next().unwrap_or(name);
+                    return Error::new(ErrorKind::NotFound, format!("relation \"{short}\" does not exist"))
+                        .with_context("table", name);
+                }
                 let kind = if text.contains("not found") || text.contains("No field named") {
                     ErrorKind::NotFound
                 } else {
@@ -230,6 +253,17 @@ impl From<DataFusionError> for Error {
                 Error::new(kind, text)
             }
             DataFusionError::NotImplemented(..) => Error::new(ErrorKind::NotSupported, e.strip_backtrace()),
+            DataFusionError::ArrowError(ref inner, _)
+                if matches!(inner.as_ref(), arrow::error::ArrowError::DivideByZero) =>
+            {
+                Error::new(ErrorKind::DivisionByZero, "division by zero")
+            }
+            DataFusionError::ArrowError(ref inner, _)
+                if let arrow::error::ArrowError::CastError(message) = inner.as_ref()
+                    && let Some(invalid) = invalid_text(message) =>
+            {
+                invalid
+            }
             DataFusionError::ArrowError(..) => {
                 let text = e.strip_backtrace();
                 let kind =
@@ -255,6 +289,31 @@ impl From<DataFusionError> for Error {
             other => Error::new(ErrorKind::Internal, other.strip_backtrace()),
         }
     }
+}
+
+/// Arrow's `Cannot cast string 'abc' to value of Int32 type` in
+/// PostgreSQL's words: `invalid input syntax for type integer: "abc"`.
+fn invalid_text(message: &str) -> Option<Error> {
+    let rest = message.split_once("Cannot cast string '")?.1;
+    let (value, rest) = rest.rsplit_once("' to value of ")?;
+    let arrow_type = rest.trim_end_matches(" type").trim();
+    let pg_type = match arrow_type {
+        "Int8" | "Int16" => "smallint",
+        "Int32" => "integer",
+        "Int64" => "bigint",
+        "Float32" => "real",
+        "Float64" => "double precision",
+        "Boolean" => "boolean",
+        "Date32" | "Date64" => "date",
+        t if t.starts_with("Timestamp") => "timestamp",
+        t if t.starts_with("Decimal") => "numeric",
+        t if t.starts_with("Time") => "time",
+        _ => return None,
+    };
+    Some(Error::new(
+        ErrorKind::InvalidText,
+        format!("invalid input syntax for type {pg_type}: \"{value}\""),
+    ))
 }
 
 impl From<iceberg::Error> for Error {

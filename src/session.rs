@@ -6,6 +6,7 @@ mod alter;
 mod ddl;
 #[cfg(test)]
 mod ddl_undo_tests;
+mod describe;
 mod history;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use iceberg::TableIdent;
 
+pub use self::describe::Description;
 use crate::dml;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::TableName;
@@ -121,6 +123,14 @@ impl Session {
         self.txn.status()
     }
 
+    /// Mark the open transaction failed (a COPY whose data was refused):
+    /// only ROLLBACK ends it.
+    pub fn fail_transaction(&self) {
+        if self.txn.is_explicit() {
+            self.txn.fail();
+        }
+    }
+
     /// The DataFusion context, for registering more functions or tables.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -147,6 +157,56 @@ impl Session {
         Ok(outputs.pop().map(|o| o.batches).unwrap_or_default())
     }
 
+    /// The columns of table `name` (for `COPY name FROM STDIN`).
+    pub async fn table_schema(&self, name: &ObjectName) -> Result<SchemaRef> {
+        Ok(self.target_table(name).await?.user_schema().clone())
+    }
+
+    /// `COPY name FROM STDIN`: insert `rows` (all of the table's columns,
+    /// in order) as one statement, with the same checks, transaction and
+    /// acknowledgement as INSERT. Returns the number of rows.
+    pub async fn copy_in(&self, name: &ObjectName, rows: RecordBatch) -> Result<u64> {
+        if self.txn.status() == TransactionStatus::Failed {
+            return Err(TransactionState::aborted_error());
+        }
+        let mut cancelled = CancelGuard {
+            session: self,
+            armed: true,
+        };
+        let result = async {
+            let target = self.target_table(name).await?;
+            self.txn.acquire(&self.warehouse).await?;
+            let state = self.ctx.state();
+            Ok(dml::insert(&state, &target, rows, None, &[]).await?.count)
+        }
+        .await
+        .map_err(|e: Error| with_table(e, name.to_string()));
+        cancelled.armed = false;
+        self.finish_statement(result).await
+    }
+
+    /// End a statement: on its own it commits (or rolls back on error);
+    /// inside BEGIN an error fails the transaction.
+    async fn finish_statement<T>(&self, result: Result<T>) -> Result<T> {
+        if self.txn.is_explicit() {
+            if result.is_err() {
+                self.txn.fail();
+            }
+            return result;
+        }
+        match &result {
+            Ok(_) => {
+                self.txn.commit(&self.warehouse).await?;
+            }
+            Err(_) => {
+                if let Err(undo) = self.txn.rollback(&self.warehouse).await {
+                    return result.map_err(|e| e.with_context("rollback", undo));
+                }
+            }
+        }
+        result
+    }
+
     /// Run one statement inside the session's transaction: an explicit one
     /// (BEGIN ... COMMIT) or, outside it, one of its own that commits when
     /// the statement succeeds and rolls back when it fails.
@@ -169,31 +229,35 @@ impl Session {
                 self.txn.rollback(&self.warehouse).await?;
                 return Ok(StatementOutput::command("ROLLBACK"));
             }
+            Command::Savepoint(name) => {
+                self.txn.savepoint(&name)?;
+                return Ok(StatementOutput::command("SAVEPOINT"));
+            }
+            Command::Release(name) => {
+                self.txn.release(&name)?;
+                return Ok(StatementOutput::command("RELEASE"));
+            }
+            Command::RollbackTo(name) => {
+                self.txn.rollback_to(&self.warehouse, &name).await?;
+                return Ok(StatementOutput::command("ROLLBACK"));
+            }
             _ => {}
         }
         if self.txn.status() == TransactionStatus::Failed {
             return Err(TransactionState::aborted_error());
         }
+        // A statement cancelled mid-way (its future dropped: a client's
+        // cancel request, a statement timeout) must leave nothing staged
+        // for the next statement to commit.
+        let mut cancelled = CancelGuard {
+            session: self,
+            armed: true,
+        };
         let result = self.run_statement(command, params).await;
-        if self.txn.is_explicit() {
-            if result.is_err() {
-                self.txn.fail();
-            }
-        } else {
-            match &result {
-                Ok(_) => {
-                    self.txn.commit(&self.warehouse).await?;
-                }
-                // A statement that failed half-way (a CTAS whose SELECT
-                // failed after the table was made) leaves nothing behind.
-                Err(_) => {
-                    if let Err(undo) = self.txn.rollback(&self.warehouse).await {
-                        return result.map_err(|e| e.with_context("rollback", undo));
-                    }
-                }
-            }
-        }
-        result
+        cancelled.armed = false;
+        // A statement that failed half-way (a CTAS whose SELECT failed
+        // after the table was made) leaves nothing behind.
+        self.finish_statement(result).await
     }
 
     async fn run_statement(&self, mut command: Command, params: &[ScalarValue]) -> Result<StatementOutput> {
@@ -201,7 +265,12 @@ impl Session {
         // statement ends.
         let _history = self.resolve_command_history(&mut command, params).await?;
         match command {
-            Command::Begin | Command::Commit | Command::Rollback => Err(Error::internal("transaction control")),
+            Command::Begin
+            | Command::Commit
+            | Command::Rollback
+            | Command::Savepoint(_)
+            | Command::Release(_)
+            | Command::RollbackTo(_) => Err(Error::internal("transaction control")),
             Command::Insert(insert) => {
                 let target = insert.table.to_string();
                 self.insert(*insert, params).await.map_err(|e| with_table(e, target))
@@ -212,7 +281,7 @@ impl Session {
             Command::AlterTable(alter) => self.alter_table(*alter).await,
             Command::DropTable { names, if_exists } => self.drop_tables(&names, if_exists).await,
             Command::CreateSchema { name, if_not_exists } => self.create_schema(&name, if_not_exists).await,
-            Command::Describe(name) => self.describe(&name).await,
+            Command::Describe(name) => self.describe_table(&name).await,
             Command::DataFusion(statement) => self.run_datafusion(*statement, params).await,
         }
     }
@@ -220,6 +289,13 @@ impl Session {
     async fn run_datafusion(&self, mut statement: Statement, params: &[ScalarValue]) -> Result<StatementOutput> {
         crate::pg_catalog::rewrite(&mut statement)?;
         let is_query = matches!(statement, Statement::Query(_));
+        // PostgreSQL's command tag for statements without rows.
+        let command_tag = match &statement {
+            Statement::Set(_) => "SET",
+            Statement::CreateView { .. } => "CREATE VIEW",
+            Statement::Drop { .. } => "DROP",
+            _ => "OK",
+        };
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
@@ -234,7 +310,7 @@ impl Session {
         let tag = if is_query {
             format!("SELECT {rows}")
         } else {
-            "OK".to_string()
+            command_tag.to_string()
         };
         Ok(StatementOutput { tag, schema, batches })
     }
@@ -292,6 +368,21 @@ impl Session {
             .as_ref()
             .map(|a| a.alias.value.clone())
             .unwrap_or_else(|| target.name().name.clone());
+        // `INSERT INTO t VALUES (1, 'a')` into a wider table fills the
+        // remaining columns with their defaults (NULL), as in PostgreSQL.
+        if insert.columns.is_empty()
+            && let Some(width) = values_width(&insert)
+            && width < target.user_schema().fields().len()
+        {
+            insert.columns = target
+                .user_schema()
+                .fields()
+                .iter()
+                .take(width)
+                .map(|f| datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name()))
+                .map(|i| ObjectName::from(vec![i]))
+                .collect();
+        }
         if crate::sql::bytea::has_hex_literal(&insert) {
             self.decode_bytea_literals(&mut insert).await?;
         }
@@ -475,6 +566,38 @@ impl Session {
         };
         crate::sql::bytea::decode_hex_literals(insert, &columns, is_bytea)
     }
+}
+
+/// Cleans up after a statement whose future was dropped before it ended:
+/// inside BEGIN the transaction fails (as after an error); on its own, what
+/// it staged and any DDL it did are rolled back.
+struct CancelGuard<'a> {
+    session: &'a Session,
+    armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.session.txn.is_explicit() {
+            self.session.txn.fail();
+        } else {
+            self.session.txn.abandon(&self.session.warehouse);
+        }
+    }
+}
+
+/// The row width of `INSERT ... VALUES` (`None` for INSERT ... SELECT),
+/// when every row has the same number of values.
+fn values_width(insert: &Insert) -> Option<usize> {
+    let source = insert.source.as_ref()?;
+    let datafusion::sql::sqlparser::ast::SetExpr::Values(values) = source.body.as_ref() else {
+        return None;
+    };
+    let width = values.rows.first()?.len();
+    values.rows.iter().all(|r| r.len() == width).then_some(width)
 }
 
 /// `t` → public.t, `s.t` → s.t.

@@ -71,6 +71,22 @@ struct Inner {
     /// Tables ALTER TABLE changed: compaction leaves them alone until the
     /// transaction is over (see [`SchemaPin`]).
     pins: Vec<SchemaPin>,
+    /// SAVEPOINTs, oldest first.
+    savepoints: Vec<Savepoint>,
+}
+
+/// Where the transaction stood at `SAVEPOINT name`: ROLLBACK TO cuts
+/// everything staged, undone or deferred since back to these lengths.
+#[derive(Debug)]
+struct Savepoint {
+    name: String,
+    staged: usize,
+    undo: usize,
+    deferred_drops: usize,
+    /// The next lsn then, if the write lock was held: rows staged after
+    /// the savepoint give their lsns back, so committed lsns stay
+    /// contiguous.
+    next_lsn: Option<Lsn>,
 }
 
 /// Everything a transaction holds, taken out of the state when it ends.
@@ -153,6 +169,83 @@ impl TransactionState {
         if inner.explicit {
             inner.failed = true;
         }
+    }
+
+    /// `SAVEPOINT name` (only inside BEGIN ... COMMIT).
+    pub fn savepoint(&self, name: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if !inner.explicit {
+            return Err(Error::new(
+                ErrorKind::TransactionState,
+                "SAVEPOINT can only be used in transaction blocks",
+            ));
+        }
+        if inner.failed {
+            return Err(Self::aborted_error());
+        }
+        let savepoint = Savepoint {
+            name: name.to_string(),
+            staged: inner.staged.len(),
+            undo: inner.undo.len(),
+            deferred_drops: inner.deferred_drops.len(),
+            next_lsn: inner.lock.is_some().then_some(inner.next_lsn),
+        };
+        inner.savepoints.push(savepoint);
+        Ok(())
+    }
+
+    /// `RELEASE [SAVEPOINT] name`: forget it and every later savepoint;
+    /// what was done since stays part of the transaction.
+    pub fn release(&self, name: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.failed {
+            return Err(Self::aborted_error());
+        }
+        let at = Self::find_savepoint(&inner, name)?;
+        inner.savepoints.truncate(at);
+        Ok(())
+    }
+
+    /// `ROLLBACK TO [SAVEPOINT] name`: discard what was staged since, undo
+    /// the DDL done since (newest first) and keep the savepoint. Also ends
+    /// a failed state: the transaction goes on.
+    pub async fn rollback_to(&self, wh: &WarehouseInner, name: &str) -> Result<()> {
+        let undo = {
+            let mut inner = self.lock();
+            let at = Self::find_savepoint(&inner, name)?;
+            inner.savepoints.truncate(at + 1);
+            let savepoint = &inner.savepoints[at];
+            let (staged, undo, drops, next_lsn) = (
+                savepoint.staged,
+                savepoint.undo,
+                savepoint.deferred_drops,
+                savepoint.next_lsn,
+            );
+            let first_discarded = inner.staged.get(staged).map(|s| s.first_lsn);
+            inner.staged.truncate(staged);
+            inner.deferred_drops.truncate(drops);
+            if let Some(next) = next_lsn.or(first_discarded) {
+                inner.next_lsn = next;
+            }
+            inner.failed = false;
+            inner.undo.split_off(undo)
+        };
+        ddl::undo_all(wh, undo).await
+    }
+
+    fn find_savepoint(inner: &Inner, name: &str) -> Result<usize> {
+        if !inner.explicit {
+            return Err(Error::new(
+                ErrorKind::TransactionState,
+                format!("{name}: savepoints can only be used in transaction blocks"),
+            ));
+        }
+        inner.savepoints.iter().rposition(|s| s.name == name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedSavepoint,
+                format!("savepoint \"{name}\" does not exist"),
+            )
+        })
     }
 
     /// The error for a statement sent to a failed transaction.
@@ -270,6 +363,7 @@ impl TransactionState {
         let failed = inner.failed;
         inner.explicit = false;
         inner.failed = false;
+        inner.savepoints.clear();
         Ending {
             failed,
             staged: std::mem::take(&mut inner.staged),

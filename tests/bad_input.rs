@@ -78,7 +78,8 @@ async fn wrong_type_names_the_column() {
     bounded(async {
         let (_dir, _wh, s) = setup().await;
         let err = fails(&s, "INSERT INTO t (x) VALUES ('abc')").await;
-        assert_error(&err, ErrorKind::Type, &["abc"]);
+        // PostgreSQL: 22P02 invalid input syntax for type integer: "abc".
+        assert_error(&err, ErrorKind::InvalidText, &["abc", "integer"]);
 
         let err = fails(&s, "INSERT INTO t (x, ts) VALUES (1, 'not-a-time')").await;
         assert_error(&err, ErrorKind::Type, &["not-a-time"]);

@@ -11,6 +11,7 @@ mod demo;
 mod format;
 mod progress;
 mod repl;
+mod serve;
 mod split;
 mod sql;
 
@@ -63,6 +64,16 @@ enum Command {
     Demo(DemoArgs),
     /// Print a table's change events (c/u/d) as JSON lines; --follow for new ones.
     Changes(ChangesArgs),
+    /// Serve the PostgreSQL wire protocol and the HTTP API.
+    #[command(after_help = serve::HELP)]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Settings file (TOML); THERMOCLINE_* variables override it.
+    #[arg(long, env = "THERMOCLINE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -152,7 +163,9 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    init_tracing();
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_tracing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -164,6 +177,19 @@ pub fn main() -> ExitCode {
         }
     };
     let sql_matches = matches.subcommand_matches("sql");
+    let warehouse_given = !matches!(
+        matches.value_source("warehouse"),
+        None | Some(clap::parser::ValueSource::DefaultValue)
+    );
+    if let Command::Serve(args) = &cli.command {
+        return match serve::run(&runtime, &cli, args, warehouse_given) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                print_error(&e, None);
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&runtime, cli, sql_matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Printed) => ExitCode::FAILURE,
@@ -263,6 +289,7 @@ fn run(runtime: &Runtime, cli: Cli, sql_matches: Option<&ArgMatches>) -> Result<
             runtime.block_on(changes::run(&wh, &args.table, args.since, args.follow, args.interval))?;
             Ok(())
         }
+        Command::Serve(_) => Err(Error::internal("serve is run by main").into()),
         Command::Demo(args) => {
             if args.hot_rows > args.rows {
                 return Err(Error::new(ErrorKind::Config, "--hot-rows cannot exceed --rows")

@@ -225,7 +225,11 @@ impl ServerConfig {
             },
         };
 
-        let file_pg = file.pg.unwrap_or_default();
+        // No [pg] section: the PostgreSQL server with its defaults.
+        let file_pg = file.pg.unwrap_or(FilePg {
+            enabled: true,
+            ..Default::default()
+        });
         let pg = if file_pg.enabled || env.var("THERMOCLINE_PG_LISTEN").is_some() {
             let listen = env
                 .var("THERMOCLINE_PG_LISTEN")

@@ -25,7 +25,7 @@ use crate::warehouse::Warehouse;
 /// port 0 and read the addresses back before they connect.
 pub struct Server {
     warehouse: Arc<Warehouse>,
-    pg: Option<(TcpListener, PgConfig)>,
+    pg: Option<(TcpListener, pg::PgServer)>,
     http: Option<(TcpListener, HttpConfig)>,
 }
 
@@ -34,8 +34,13 @@ impl Server {
     /// anything is served).
     pub async fn bind(warehouse: Arc<Warehouse>, config: &ServerConfig) -> Result<Self> {
         config.validate()?;
+        // The server first (it reads the TLS files), so a bad certificate
+        // fails before any address is announced.
         let pg = match &config.pg {
-            Some(pg) => Some((bind(pg.listen, "PostgreSQL").await?, pg.clone())),
+            Some(pg) => {
+                let server = pg::PgServer::new(warehouse.clone(), pg.clone())?;
+                Some((bind(pg.listen, "PostgreSQL").await?, server))
+            }
             None => None,
         };
         let http = match &config.http {
@@ -59,8 +64,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some((listener, config)) = self.pg {
-            let server = pg::PgServer::new(self.warehouse.clone(), config)?;
+        if let Some((listener, server)) = self.pg {
             let mut stop = stop.subscribe();
             tasks.spawn(async move { server.accept(listener, async move { _ = stop.recv().await }).await });
         }

@@ -20,7 +20,7 @@ use crate::transaction::{DdlUndo, purge_table};
 use crate::write::NoProgress;
 
 impl Session {
-    pub(super) async fn describe(&self, name: &ObjectName) -> Result<StatementOutput> {
+    pub(super) async fn describe_table(&self, name: &ObjectName) -> Result<StatementOutput> {
         let table = resolve_table(name)?;
         let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
         let loaded = self.warehouse.load_table(&ident).await?;
@@ -36,11 +36,7 @@ impl Session {
             types.push(field.doc.clone().unwrap_or_else(|| field.field_type.to_string()));
             nullable.push(if field.required { "NO" } else { "YES" });
         }
-        let out_schema = Arc::new(Schema::new(vec![
-            Field::new("column_name", DataType::Utf8, false),
-            Field::new("data_type", DataType::Utf8, false),
-            Field::new("is_nullable", DataType::Utf8, false),
-        ]));
+        let out_schema = Arc::new(describe_schema());
         let batch = RecordBatch::try_new(
             out_schema.clone(),
             vec![
@@ -274,4 +270,13 @@ fn count_of(batches: &[RecordBatch]) -> u64 {
                 .map(|a| a.iter().flatten().sum::<u64>())
         })
         .sum()
+}
+
+/// The columns DESCRIBE returns.
+pub(super) fn describe_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("data_type", DataType::Utf8, false),
+        Field::new("is_nullable", DataType::Utf8, false),
+    ])
 }

@@ -47,6 +47,12 @@ pub enum Command {
     Commit,
     /// `ROLLBACK` / `ABORT`.
     Rollback,
+    /// `SAVEPOINT name`.
+    Savepoint(String),
+    /// `RELEASE [SAVEPOINT] name`.
+    Release(String),
+    /// `ROLLBACK TO [SAVEPOINT] name`.
+    RollbackTo(String),
     /// `INSERT`, `UPDATE`, `DELETE`: checked and staged by [`crate::dml`].
     Insert(Box<datafusion::sql::sqlparser::ast::Insert>),
     Update(Box<Statement>),
@@ -209,13 +215,14 @@ fn classify(statement: Statement) -> Result<Command> {
             chain: false,
             savepoint: None,
         } => Command::Rollback,
+        Statement::Rollback {
+            chain: false,
+            savepoint: Some(name),
+        } => Command::RollbackTo(name.value),
+        Statement::Savepoint { name } => Command::Savepoint(name.value),
+        Statement::ReleaseSavepoint { name } => Command::Release(name.value),
         Statement::Commit { .. } | Statement::Rollback { .. } => {
-            return Err(Error::not_supported(
-                "COMMIT/ROLLBACK AND CHAIN and savepoints are not supported",
-            ));
-        }
-        Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } => {
-            return Err(Error::not_supported("savepoints are not supported"));
+            return Err(Error::not_supported("COMMIT/ROLLBACK AND CHAIN is not supported"));
         }
         Statement::Insert(insert) => Command::Insert(Box::new(insert)),
         statement @ Statement::Update(_) => Command::Update(Box::new(statement)),

@@ -182,6 +182,7 @@ pub fn for_field(field: &Field) -> PgType {
             "jsonb" => return PgType::JSONB,
             "json" => return PgType::JSON,
             "varchar" => return PgType::VARCHAR,
+            "smallint" => return PgType::INT2,
             "uuid" => return PgType::UUID,
             _ => {}
         }

@@ -6,7 +6,7 @@
 //! answers those from its SQLite file without waiting on any I/O reactor,
 //! so blocking on it here is safe.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider};
@@ -25,27 +25,63 @@ pub struct WarehouseCatalogProvider {
     warehouse: Arc<WarehouseInner>,
     /// The session's transaction, handed to every table it resolves.
     txn: Arc<TransactionState>,
+    /// PostgreSQL's system catalogs ([`crate::pg_catalog`]), registered
+    /// once by the session; not an Iceberg namespace.
+    pg_catalog: OnceLock<Arc<dyn SchemaProvider>>,
 }
+
+/// The schema name of the system catalogs.
+const PG_CATALOG: &str = "pg_catalog";
 
 impl WarehouseCatalogProvider {
     pub fn new(warehouse: Arc<WarehouseInner>, txn: Arc<TransactionState>) -> Self {
-        Self { warehouse, txn }
+        Self {
+            warehouse,
+            txn,
+            pg_catalog: OnceLock::new(),
+        }
     }
 }
 
 impl CatalogProvider for WarehouseCatalogProvider {
     fn schema_names(&self) -> Vec<String> {
         let catalog = self.warehouse.catalog.clone();
-        match futures::executor::block_on(catalog.list_namespaces(None)) {
+        let mut names: Vec<String> = match futures::executor::block_on(catalog.list_namespaces(None)) {
             Ok(namespaces) => namespaces.iter().map(|n| n.join(".")).collect(),
             Err(e) => {
                 tracing::warn!("cannot list namespaces: {e}");
                 Vec::new()
             }
+        };
+        if self.pg_catalog.get().is_some() {
+            names.push(PG_CATALOG.to_string());
         }
+        names
+    }
+
+    /// Only `pg_catalog` can be registered: user schemas are Iceberg
+    /// namespaces, made with CREATE SCHEMA.
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> DfResult<Option<Arc<dyn SchemaProvider>>> {
+        if name != PG_CATALOG {
+            return Err(Error::new(
+                ErrorKind::NotSupported,
+                format!("cannot register schema \"{name}\" here: use CREATE SCHEMA"),
+            )
+            .into());
+        }
+        let previous = self.pg_catalog.get().cloned();
+        let _ = self.pg_catalog.set(schema);
+        Ok(previous)
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name == PG_CATALOG {
+            return self.pg_catalog.get().cloned();
+        }
         let namespace = NamespaceIdent::from_strs(name.split('.')).ok()?;
         let exists = futures::executor::block_on(self.warehouse.catalog.namespace_exists(&namespace)).unwrap_or(false);
         exists.then(|| {

@@ -390,6 +390,13 @@ impl TieredTable {
 /// The Arrow schema of a table's user columns, and their NOT NULL flags.
 pub fn user_schema(metadata: &TableMetadata) -> Result<(SchemaRef, Vec<bool>)> {
     let arrow = iceberg::arrow::schema_to_arrow_schema(metadata.current_schema())?;
+    let docs: std::collections::HashMap<&str, &str> = metadata
+        .current_schema()
+        .as_struct()
+        .fields()
+        .iter()
+        .filter_map(|f| f.doc.as_deref().map(|d| (f.name.as_str(), d)))
+        .collect();
     let mut fields = Vec::new();
     let mut required = Vec::new();
     for field in arrow.fields() {
@@ -402,11 +409,16 @@ pub fn user_schema(metadata: &TableMetadata) -> Result<(SchemaRef, Vec<bool>)> {
         // purpose: DataFusion would otherwise reject a NULL while building
         // the VALUES batch, before our check can name the column the way
         // PostgreSQL does. NOT NULL lives in `required` and in Iceberg.
-        fields.push(arrow::datatypes::Field::new(
-            field.name(),
-            field.data_type().clone(),
-            true,
-        ));
+        let plain = arrow::datatypes::Field::new(field.name(), field.data_type().clone(), true);
+        // Types Arrow cannot tell apart (jsonb and varchar are Utf8,
+        // smallint is Int32 in Iceberg) ride in the field metadata, so
+        // clients (the wire protocol's OIDs, `\d`) see what was declared.
+        fields.push(match docs.get(field.name().as_str()) {
+            Some(&pg @ ("jsonb" | "smallint" | "varchar")) => {
+                plain.with_metadata([(crate::sql::pg_types::PG_TYPE_KEY.to_string(), pg.to_string())].into())
+            }
+            _ => plain,
+        });
     }
     Ok((Arc::new(arrow::datatypes::Schema::new(fields)), required))
 }

@@ -1,0 +1,102 @@
+//! `thermocline serve`: open the warehouse, bind the listeners, print
+//! where they are, serve until Ctrl-C or SIGTERM.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use thermocline::server::config::ProcessEnvironment;
+use thermocline::server::{LogFormat, Server, ServerConfig};
+use thermocline::{CompactionMode, Error, Warehouse, WarehouseConfig};
+use tokio::runtime::Runtime;
+
+use super::{Cli, ServeArgs};
+
+pub const HELP: &str = "\
+Settings come from --config FILE (TOML) and the environment, which wins:
+  THERMOCLINE_PG_LISTEN      PostgreSQL address (default 127.0.0.1:5432)
+  THERMOCLINE_PG_USER        the user clients log in as (default thermocline)
+  THERMOCLINE_PG_PASSWORD    its password (SCRAM-SHA-256)
+  THERMOCLINE_PG_AUTH        trust: no password (only on a loopback address)
+  THERMOCLINE_PG_TLS_CERT / THERMOCLINE_PG_TLS_KEY   PEM files: offer TLS
+  THERMOCLINE_HTTP_LISTEN    start the HTTP API here (e.g. 127.0.0.1:8080)
+  THERMOCLINE_HTTP_TOKEN     its bearer token
+  THERMOCLINE_LOG            log level or filter (default info)
+  THERMOCLINE_LOG_FORMAT     text or json
+Each listener's address is printed on stdout once it is bound.
+
+Examples:
+  THERMOCLINE_PG_PASSWORD=secret thermocline serve
+  psql \"postgresql://thermocline:secret@127.0.0.1:5432/thermocline\"";
+
+pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool) -> Result<(), Error> {
+    let config = ServerConfig::load(args.config.as_deref(), &ProcessEnvironment)?;
+    init_logging(&config);
+    let location = match (&config.warehouse, warehouse_given) {
+        (Some(from_config), false) => from_config.clone(),
+        _ => cli.warehouse.clone(),
+    };
+    let warehouse_config = WarehouseConfig::from_location(&location)?
+        .with_shard(cli.shard.clone())
+        .with_compaction(CompactionMode::Background);
+    runtime.block_on(async {
+        let warehouse = Warehouse::open(warehouse_config)
+            .await
+            .map_err(|e| e.with_context("warehouse", &location))?;
+        if let Some(dir) = &cli.migrations {
+            warehouse
+                .migrate_with(
+                    dir,
+                    |m| tracing::info!(file = %m.file, statements = m.statements, "applied migration"),
+                )
+                .await?;
+        }
+        let server = Server::bind(Arc::new(warehouse), &config).await?;
+        {
+            let mut stdout = std::io::stdout().lock();
+            if let Some(addr) = server.pg_addr() {
+                let _ = writeln!(stdout, "postgres listening on {addr}");
+            }
+            if let Some(addr) = server.http_addr() {
+                let _ = writeln!(stdout, "http listening on {addr}");
+            }
+            let _ = stdout.flush();
+        }
+        server.run(shutdown_signal()).await
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` and systemd send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_logging(config: &ServerConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
