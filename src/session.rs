@@ -263,6 +263,7 @@ impl Session {
     async fn run_statement(&self, mut command: Command, params: &[ScalarValue]) -> Result<StatementOutput> {
         // `t FOR SYSTEM_TIME ...` becomes a table registered until the
         // statement ends.
+        bind_table_function_args(&mut command, params);
         let _history = self.resolve_command_history(&mut command, params).await?;
         match command {
             Command::Begin
@@ -586,6 +587,20 @@ impl Drop for CancelGuard<'_> {
         } else {
             self.session.txn.abandon(&self.session.warehouse);
         }
+    }
+}
+
+/// Write bound parameters into table-function arguments, which are
+/// evaluated at planning (see [`crate::sql::table_args`]).
+fn bind_table_function_args(command: &mut Command, params: &[ScalarValue]) {
+    use crate::sql::table_args::bind_table_args;
+    match command {
+        Command::DataFusion(statement) | Command::Update(statement) | Command::Delete(statement) => {
+            bind_table_args(statement.as_mut(), params)
+        }
+        Command::Insert(insert) => bind_table_args(insert.as_mut(), params),
+        Command::CreateTable(create) => bind_table_args(create.as_mut(), params),
+        _ => {}
     }
 }
 

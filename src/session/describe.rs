@@ -48,6 +48,7 @@ impl Session {
         let Some(mut command) = commands.pop() else {
             return Ok(None);
         };
+        super::bind_table_function_args(&mut command, params);
         let _history = self.resolve_command_history(&mut command, params).await?;
         let description = match command {
             Command::DataFusion(statement) => {

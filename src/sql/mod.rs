@@ -10,6 +10,7 @@ pub mod bytea;
 pub mod ddl;
 pub mod period;
 pub mod pg_types;
+pub mod table_args;
 pub mod types;
 
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, SchemaName, Statement};

@@ -244,6 +244,23 @@ def case_savepoints():
         check_equal(cur.fetchall(), [(1,), (3,)], "savepoint rolled back, the rest committed")
 
 
+def case_history_params():
+    """Time travel and change data capture take their bounds as
+    parameters: a consumer resumes from the last lsn it handled."""
+    with connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE acct (id bigint PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO acct VALUES (1, 'a')")
+        before = conn.execute("SELECT now()").fetchone()[0]
+        conn.execute("UPDATE acct SET v = %s WHERE id = %s", ("b", 1))
+        got = conn.execute("SELECT v FROM acct FOR SYSTEM_TIME AS OF %s", (before,)).fetchall()
+        check_equal(got, [("a",)], "AS OF a bound parameter")
+        events = conn.execute("SELECT lsn, op FROM thermocline_changes('acct', %s) ORDER BY lsn", (0,)).fetchall()
+        check_equal([op for _, op in events], ["c", "u"], "all change events")
+        last = events[0][0]
+        later = conn.execute("SELECT op FROM thermocline_changes(%s, %s)", ("acct", last)).fetchall()
+        check_equal(later, [("u",)], "events after the first lsn")
+
+
 def expect_error(cur, query, params, sqlstate, message, exception=psycopg.Error):
     try:
         cur.execute(query, params)

@@ -72,6 +72,11 @@ fn psycopg_savepoints() {
 }
 
 #[test]
+fn psycopg_history_params() {
+    case("history_params");
+}
+
+#[test]
 fn psycopg_errors() {
     case("errors");
 }

@@ -145,8 +145,10 @@ impl QueryParser for StatementParser {
         let description = match self.session.describe(sql, &[]).await {
             Ok(None) => return Ok(None),
             Ok(Some(description)) => Some(description),
-            // A time-travel bound that is a parameter is only known at Bind.
-            Err(e) if e.message().contains("Placeholder") => None,
+            // What only the bound values settle (a time-travel bound, a
+            // table function's argument) is described at Bind; errors
+            // there reach the client then. Syntax errors are reported now.
+            Err(e) if max_placeholder(sql) > 0 && !e.message().contains("sql parser error") => None,
             Err(e) => return Err(to_pg_error_in(sql)(e)),
         };
         Ok(Some(Prepared {

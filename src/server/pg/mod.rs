@@ -18,12 +18,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::Sink;
-use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
 use pgwire::api::cancel::DefaultCancelHandler;
-use pgwire::api::{ClientInfo, ConnectionManager, PgWireServerHandlers};
+use pgwire::api::{
+    ClientInfo, ConnectionGuard, ConnectionHandle, ConnectionManager, PgWireServerHandlers, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::net::{TcpListener, TcpStream};
@@ -174,9 +176,14 @@ impl PgServer {
                         .with_connection_manager(self.manager.clone()),
                 ))
             }
-            None => Authenticator::Trust(Trust {
-                manager: self.manager.clone(),
-            }),
+            None => {
+                let mut parameters = DefaultServerParameterProvider::default();
+                parameters.server_version = server_version();
+                Authenticator::Trust(Trust {
+                    manager: self.manager.clone(),
+                    parameters,
+                })
+            }
         };
         Startup {
             inner,
@@ -317,12 +324,30 @@ impl AuthSource for PasswordSource {
 /// `auth = "trust"`: anyone who connects as the configured user.
 struct Trust {
     manager: Arc<ConnectionManager>,
+    parameters: DefaultServerParameterProvider,
 }
 
-#[async_trait]
-impl NoopStartupHandler for Trust {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(self.manager.clone())
+impl Trust {
+    /// Start-up without a password: the protocol version, the client's
+    /// parameters, a backend key (registered for cancel requests), then
+    /// AuthenticationOk, our parameters and ReadyForQuery.
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let PgWireFrontendMessage::Startup(startup) = &message else {
+            return Ok(());
+        };
+        pgwire::api::auth::protocol_negotiation(client, startup).await?;
+        pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);
+        let (pid, secret_key) = RandomPidSecretKeyGenerator::default().generate(client);
+        client.set_pid_and_secret_key(pid, secret_key.clone());
+        let (handle, guard) = self.manager.register(pid, secret_key);
+        client.session_extensions().insert::<Arc<ConnectionHandle>>(handle);
+        client.session_extensions().insert::<ConnectionGuard>(guard);
+        pgwire::api::auth::finish_authentication(client, &self.parameters).await
     }
 }
 
