@@ -179,10 +179,10 @@ impl PgServer {
             None => {
                 let mut parameters = DefaultServerParameterProvider::default();
                 parameters.server_version = server_version();
-                Authenticator::Trust(Trust {
+                Authenticator::Trust(Box::new(Trust {
                     manager: self.manager.clone(),
                     parameters,
-                })
+                }))
             }
         };
         Startup {
@@ -353,7 +353,7 @@ impl Trust {
 
 enum Authenticator {
     Scram(Box<SASLAuthStartupHandler<DefaultServerParameterProvider>>),
-    Trust(Trust),
+    Trust(Box<Trust>),
 }
 
 /// Start-up: refuse clients without TLS when it is required and users
