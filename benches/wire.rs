@@ -147,8 +147,9 @@ async fn print_setup(cfg: &WireConfig, ours: &Thermocline, peer: &Postgres) -> R
     t.row(vec![
         "measured runs".into(),
         format!(
-            "{} (analytic: {}), after {} warm-up, engines interleaved",
+            "{} (inserts: {}, analytic: {}), after {} warm-up, engines interleaved",
             cfg.pair.runs,
+            cfg.pair.runs.min(3),
             cfg.pair.runs * 2,
             cfg.pair.warmup
         ),
