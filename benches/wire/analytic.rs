@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, Statement};
 
-use super::client::{all_values, connect, copy_in, same_answer};
+use super::client::{all_values, connect, copy_in, same_answer, wait_all_cold};
 use super::config::WireConfig;
 use super::data::{DAYS, EVENTS_DDL, event_line};
 use super::harness::{self, Outcome, R, Table, fail, ms, rate};
@@ -67,6 +67,7 @@ pub async fn analytic(cfg: &WireConfig, ours: &Endpoint, peer: &Endpoint, out: &
         ms(start.elapsed()),
     ]);
     print!("{}", loads.render());
+    println!("thermocline scan: {}", wait_all_cold(&ours_client, "events").await?);
 
     let pair_cfg = harness::Config {
         runs,

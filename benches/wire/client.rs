@@ -129,3 +129,34 @@ pub fn same_answer(what: &str, ours: &[Vec<Value>], peer: &[Vec<Value>]) -> R<()
     }
     Ok(())
 }
+
+/// Wait until thermocline's plan for `table` reads no hot rows (all in
+/// Parquet), up to a minute: CHECKPOINT returns at once while a background
+/// compaction of the same rows is still running. Returns the scan's line of
+/// EXPLAIN, for the report.
+pub async fn wait_all_cold(client: &Client, table: &str) -> R<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut plan = String::new();
+        for message in client.simple_query(&format!("EXPLAIN SELECT * FROM {table}")).await? {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                for i in 0..row.len() {
+                    plan.push_str(row.get(i).unwrap_or(""));
+                    plan.push('\n');
+                }
+            }
+        }
+        let scan = plan.lines().find(|l| l.contains("TieredScan")).map(str::trim);
+        let hot = scan
+            .and_then(|l| l.split("hot_rows=").nth(1))
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<u64>().ok());
+        match (scan, hot) {
+            (Some(scan), Some(0)) => return Ok(scan.to_string()),
+            (Some(_), Some(_)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            _ => return Err(fail(format!("{table} did not become all-cold; EXPLAIN:\n{plan}"))),
+        }
+    }
+}

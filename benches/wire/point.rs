@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::future::try_join_all;
 use tokio_postgres::{Client, Statement};
 
-use super::client::{all_values, connect, copy_in, same_answer};
+use super::client::{all_values, connect, copy_in, same_answer, wait_all_cold};
 use super::config::WireConfig;
 use super::data::{kv_ddl, kv_line, mix};
 use super::harness::{self, Outcome, R, Stats, Table, fail, ms};
@@ -46,6 +46,7 @@ pub async fn point_selects(cfg: &WireConfig, ours: &Endpoint, peer: &Endpoint, o
         ms(start.elapsed()),
     ]);
     print!("{}", loads.render());
+    println!("thermocline scan: {}", wait_all_cold(&ours_client, "kv").await?);
 
     // The same answer for present keys, edge keys and a missing one.
     let (ours_point, peer_point) = (ours_client.prepare(POINT).await?, peer_client.prepare(POINT).await?);
