@@ -94,7 +94,7 @@ impl Session {
         if let Some(n) = warehouse.config.target_partitions {
             config = config.with_target_partitions(n);
         }
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new_with_config_rt(config, warehouse.runtime_env.clone());
         let txn = TransactionState::new();
         ctx.register_catalog(
             CATALOG_NAME,

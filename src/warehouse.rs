@@ -44,6 +44,10 @@ pub struct WarehouseInner {
     /// One writer at a time on this shard's hot tier.
     writer: Arc<tokio::sync::Mutex<()>>,
     compaction_signal: tokio::sync::Notify,
+    /// Shared by every session: one file-metadata cache (Parquet footers and
+    /// page indexes, read once per data file, not once per query) and one
+    /// memory pool for the process.
+    pub(crate) runtime_env: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
 }
 
 /// Held by a transaction that ran ALTER TABLE, until it has committed or
@@ -106,7 +110,12 @@ impl Warehouse {
         // No trailing slash: table locations are `{warehouse}/{namespace}/{table}`.
         let warehouse_url = Url::parse(data_url.as_str().trim_end_matches('/'))
             .map_err(|e| Error::new(ErrorKind::Config, "bad warehouse URL").with_source(e))?;
-        let catalog = SqliteCatalog::open_named(&root.join("catalog.db"), CATALOG_NAME, warehouse_url, file_io)?;
+        // Table I/O runs on the runtime the warehouse was opened on, so the
+        // catalog can share loaded tables (and their parsed manifests)
+        // across queries instead of re-reading them for each one.
+        let runtime = iceberg::Runtime::try_current()?;
+        let catalog = SqliteCatalog::open_named(&root.join("catalog.db"), CATALOG_NAME, warehouse_url, file_io)?
+            .with_runtime(runtime);
         let catalog: Arc<dyn CommitCatalog> = Arc::new(catalog);
         let public = NamespaceIdent::new(DEFAULT_NAMESPACE.to_string());
         if !catalog.namespace_exists(&public).await? {
@@ -128,6 +137,7 @@ impl Warehouse {
             pinned_schemas: Mutex::new(HashMap::new()),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             compaction_signal: tokio::sync::Notify::new(),
+            runtime_env: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
         });
         inner.recover().await?;
         let background = (inner.config.compaction == CompactionMode::Background).then(|| {

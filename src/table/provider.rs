@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use datafusion::catalog::Session as DfSession;
 use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{TableProvider, TableType};
@@ -288,7 +289,8 @@ impl TieredTable {
         // ALTER TABLE: filters name columns as that schema does (by field
         // id), and the Parquet scan below does its own projection.
         let snapshot_schema = snapshot.schema(metadata)?;
-        let scan = table.scan().snapshot_id(snapshot.snapshot_id()).select_all();
+        // Planning only: the Parquet scan below projects by itself.
+        let scan = table.scan().snapshot_id(snapshot.snapshot_id()).select_empty();
         let planned_filters = predicate::rename_for(filters, iceberg_schema, &snapshot_schema);
         let scan = match predicate::to_iceberg(&planned_filters, &snapshot_schema) {
             Some(p) => scan.with_filter(p),
@@ -359,8 +361,13 @@ impl TieredTable {
         };
         let file_groups = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
 
+        // Footers and page indexes come from the runtime's metadata cache:
+        // data files never change once written, so each is parsed once.
+        let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+        let readers = CachedParquetFileReaderFactory::new(cold_files.store.clone(), metadata_cache);
         let mut source = ParquetSource::new(file_schema.clone())
             .with_table_parquet_options(state.default_table_options().parquet)
+            .with_parquet_file_reader_factory(Arc::new(readers))
             .with_enable_page_index(true);
         if let Some(filter) = conjunction(filters.to_vec()) {
             let df_schema = DFSchema::try_from(file_schema.as_ref().clone())?;

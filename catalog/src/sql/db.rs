@@ -211,15 +211,13 @@ impl Db {
     /// The table's current metadata location; `None` if there is no such table.
     pub(crate) fn metadata_location(&self, ns: &str, table: &str) -> Result<Option<String>> {
         let conn = self.lock()?;
+        // Cached: every query loads its tables through this.
         let location: Option<Option<String>> = conn
-            .query_row(
-                &format!(
-                    "SELECT metadata_location FROM iceberg_tables \
-                     WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 AND {IS_TABLE}"
-                ),
-                params![self.catalog, ns, table],
-                |r| r.get(0),
-            )
+            .prepare_cached(&format!(
+                "SELECT metadata_location FROM iceberg_tables \
+                 WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 AND {IS_TABLE}"
+            ))?
+            .query_row(params![self.catalog, ns, table], |r| r.get(0))
             .optional()?;
         // A row without a location is not a loadable table (pyiceberg agrees).
         Ok(location.flatten())
@@ -295,14 +293,15 @@ impl Db {
 /// table (pyiceberg's `_namespace_exists`).
 fn namespace_exists(conn: &Connection, catalog: &str, ns: &str) -> Result<bool> {
     let child = format!("{ns}.");
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 \
-           AND (table_namespace = ?2 OR substr(table_namespace, 1, length(?3)) = ?3)) \
-         OR EXISTS (SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 \
-           AND (namespace = ?2 OR substr(namespace, 1, length(?3)) = ?3))",
-        params![catalog, ns, child],
-        |r| r.get(0),
-    )?)
+    // Cached: every query's name resolution asks this.
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 \
+               AND (table_namespace = ?2 OR substr(table_namespace, 1, length(?3)) = ?3)) \
+             OR EXISTS (SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 \
+               AND (namespace = ?2 OR substr(namespace, 1, length(?3)) = ?3))",
+        )?
+        .query_row(params![catalog, ns, child], |r| r.get(0))?)
 }
 
 fn table_row_exists(conn: &Connection, catalog: &str, ns: &str, table: &str) -> Result<bool> {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use iceberg::io::FileIO;
-use iceberg::spec::{TableMetadata, TableMetadataBuilder};
+use iceberg::spec::{TableMetadata, TableMetadataBuilder, TableMetadataRef};
 use iceberg::table::Table;
 use iceberg::{
     Catalog, MetadataLocation, Namespace, NamespaceIdent, Runtime, TableCommit, TableCreation, TableIdent,
@@ -45,10 +45,25 @@ pub struct SqliteCatalog {
     warehouse: Url,
     file_io: FileIO,
     runtime: Option<Runtime>,
-    /// Parsed metadata by location. A metadata file is never rewritten (each
-    /// commit writes a new one), so an entry can never go stale; the catalog
-    /// row still decides which location is current on every load.
-    metadata_cache: std::sync::Mutex<HashMap<String, Arc<TableMetadata>>>,
+    /// Loaded tables by metadata location. A metadata file is never
+    /// rewritten (each commit writes a new one), so an entry can never go
+    /// stale; the catalog row still decides which location is current on
+    /// every load. See [`CachedTable`].
+    metadata_cache: std::sync::Mutex<HashMap<String, CachedTable>>,
+}
+
+/// What the cache keeps for one metadata location.
+///
+/// With a fixed runtime ([`SqliteCatalog::with_runtime`]) it keeps the whole
+/// [`Table`]: its clones share one object cache, so the manifest list and
+/// manifests of a snapshot are read and parsed once, not on every query.
+/// Without one, each load builds a table on the caller's runtime (a table
+/// spawns its I/O there, and a runtime may not outlive the cache), so only
+/// the parsed metadata is kept.
+#[derive(Debug, Clone)]
+enum CachedTable {
+    Table(Table),
+    Metadata(Arc<TableMetadata>),
 }
 
 /// How many metadata versions the cache keeps before it starts over.
@@ -74,7 +89,9 @@ impl SqliteCatalog {
         })
     }
 
-    /// Runs table I/O on `runtime` instead of the caller's current tokio runtime.
+    /// Runs table I/O on `runtime` instead of the caller's current tokio
+    /// runtime. It also lets loads share one table per metadata version, and
+    /// with it the parsed manifests (see [`CachedTable`]).
     pub fn with_runtime(mut self, runtime: Runtime) -> Self {
         self.runtime = Some(runtime);
         self
@@ -102,7 +119,7 @@ impl SqliteCatalog {
         }
     }
 
-    fn build_table(&self, ident: TableIdent, metadata: TableMetadata, location: String) -> Result<Table> {
+    fn build_table(&self, ident: TableIdent, metadata: impl Into<TableMetadataRef>, location: String) -> Result<Table> {
         Ok(Table::builder()
             .identifier(ident)
             .metadata(metadata)
@@ -121,25 +138,30 @@ impl SqliteCatalog {
             cached = None;
         }
         let metadata = match cached {
-            Some(metadata) => metadata.as_ref().clone(),
-            None => {
-                let metadata = TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
-                    Error::from(e)
-                        .with_context("table", ident.to_string())
-                        .with_context("metadata_location", location.as_str())
-                })?;
-                let mut cache = self.cache();
-                if cache.len() >= METADATA_CACHE_ENTRIES {
-                    cache.clear();
-                }
-                cache.insert(location.clone(), Arc::new(metadata.clone()));
-                metadata
-            }
+            // A renamed table keeps its metadata file under a new name.
+            Some(CachedTable::Table(table)) if table.identifier() == ident => return Ok(table),
+            Some(CachedTable::Table(table)) => table.metadata_ref(),
+            Some(CachedTable::Metadata(metadata)) => metadata,
+            None => Arc::new(TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
+                Error::from(e)
+                    .with_context("table", ident.to_string())
+                    .with_context("metadata_location", location.as_str())
+            })?),
         };
-        self.build_table(ident.clone(), metadata, location)
+        let table = self.build_table(ident.clone(), metadata, location.clone())?;
+        let entry = match self.runtime {
+            Some(_) => CachedTable::Table(table.clone()),
+            None => CachedTable::Metadata(table.metadata_ref()),
+        };
+        let mut cache = self.cache();
+        if cache.len() >= METADATA_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(location, entry);
+        Ok(table)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<TableMetadata>>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedTable>> {
         // The map holds no invariant a panic could break.
         self.metadata_cache.lock().unwrap_or_else(|p| p.into_inner())
     }
