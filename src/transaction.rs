@@ -325,7 +325,7 @@ impl TransactionState {
                 first_lsn: s.first_lsn,
                 last_lsn: s.first_lsn + s.batch.num_rows() as Lsn - 1,
                 op: s.op,
-                commit_ts: now,
+                commit_ts: crate::hot::CommitTimes::One(now),
                 batch: s.batch.clone(),
             })
             .collect()

@@ -260,7 +260,7 @@ fn event_batch(
     let wal_rows = hidden::WalRows {
         first,
         n,
-        commit_ts: entry.commit_ts,
+        commit_ts: &entry.commit_ts,
         shard,
     };
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());

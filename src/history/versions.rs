@@ -262,7 +262,7 @@ fn hot_events(table: &TieredTable, hot: &HotSnapshot, logged: Lsn, shard: &str) 
         let event = hidden::WalRows {
             first,
             n,
-            commit_ts: entry.commit_ts,
+            commit_ts: &entry.commit_ts,
             shard,
         };
         columns.push(event.commit_ts());

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
-use arrow::datatypes::{Field, FieldRef, Schema};
+use arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
 use arrow::ipc::CompressionType;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
@@ -33,7 +33,12 @@ fn field_id(field: &Field) -> Option<i32> {
     field.metadata().get(FIELD_ID).and_then(|v| v.parse().ok())
 }
 
-/// Decode a batch written by [`encode_batch`].
+/// Decode a batch written by [`encode_batch`], then [`map_batch`] it.
+pub fn decode_batch(bytes: &[u8], wanted: Option<&[FieldRef]>, keep_unmatched: bool) -> Result<RecordBatch> {
+    map_batch(&read_all(bytes)?, wanted, keep_unmatched)
+}
+
+/// A decoded entry under the columns a reader wants.
 ///
 /// With `wanted`, the result has exactly those columns, in that order and
 /// under those names, whatever schema the entry was written with: each
@@ -42,72 +47,82 @@ fn field_id(field: &Field) -> Option<i32> {
 /// `ALTER TABLE`: a renamed column keeps its values, a column added later
 /// reads as NULL, a dropped one is skipped. Stored columns without a field
 /// id that no wanted field matched (a `Delete` entry's identity columns) are
-/// kept after the wanted ones when `keep_unmatched` is set.
-pub fn decode_batch(bytes: &[u8], wanted: Option<&[FieldRef]>, keep_unmatched: bool) -> Result<RecordBatch> {
-    let corrupt = |e: arrow::error::ArrowError| Error::new(ErrorKind::HotStore, "corrupt WAL entry").with_source(e);
-    let Some(wanted) = wanted else {
-        return read_all(bytes, None);
-    };
-    let stored = StreamReader::try_new(Cursor::new(bytes), None)
-        .map_err(corrupt)?
-        .schema();
-    let by_id = stored.fields().iter().any(|f| field_id(f).is_some());
-    let mut sources: Vec<Option<usize>> = Vec::with_capacity(wanted.len());
-    for field in wanted {
-        let source = match (by_id, field_id(field)) {
-            (true, Some(id)) => stored.fields().iter().position(|f| field_id(f) == Some(id)),
-            _ => stored.index_of(field.name()).ok(),
-        };
-        sources.push(source);
+/// kept after the wanted ones when `keep_unmatched` is set. Columns are
+/// shared with `stored`, not copied.
+pub fn map_batch(stored: &RecordBatch, wanted: Option<&[FieldRef]>, keep_unmatched: bool) -> Result<RecordBatch> {
+    match wanted {
+        None => Ok(stored.clone()),
+        Some(wanted) => ColumnMap::new(&stored.schema(), wanted, keep_unmatched).apply(stored),
     }
-    let mut projection: Vec<usize> = sources.iter().flatten().copied().collect();
-    let mut extra = Vec::new();
-    if keep_unmatched {
-        for (i, f) in stored.fields().iter().enumerate() {
-            if field_id(f).is_none() && !projection.contains(&i) {
-                extra.push(i);
-            }
-        }
-        projection.extend(&extra);
-    }
-    let identity = projection.len() == stored.fields().len() && projection.iter().enumerate().all(|(i, p)| i == *p);
-    let decoded = read_all(bytes, (!identity).then_some(projection.as_slice()))?;
-    // `decoded` holds the projection's columns in projection order.
-    let n = decoded.num_rows();
-    let mut fields: Vec<FieldRef> = Vec::with_capacity(wanted.len() + extra.len());
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(wanted.len() + extra.len());
-    let mut next = 0;
-    for (field, source) in wanted.iter().zip(&sources) {
-        let column = match source {
-            Some(_) => {
-                let column = decoded.column(next).clone();
-                next += 1;
-                if column.data_type() == field.data_type() {
-                    column
-                } else {
-                    arrow::compute::cast(&column, field.data_type())?
-                }
-            }
-            None => new_null_array(field.data_type(), n),
-        };
-        fields.push(Arc::new(field.as_ref().clone().with_nullable(true)));
-        columns.push(column);
-    }
-    for i in next..decoded.num_columns() {
-        fields.push(decoded.schema().fields()[i].clone());
-        columns.push(decoded.column(i).clone());
-    }
-    let options = RecordBatchOptions::new().with_row_count(Some(n));
-    Ok(RecordBatch::try_new_with_options(
-        Arc::new(Schema::new(fields)),
-        columns,
-        &options,
-    )?)
 }
 
-fn read_all(bytes: &[u8], projection: Option<&[usize]>) -> Result<RecordBatch> {
+/// How the columns of entries written with one schema become the wanted
+/// ones (see [`map_batch`]). Worked out once per stored schema, then applied
+/// to every entry that has it.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    /// Per output column: the stored column it comes from, or none (NULLs).
+    sources: Vec<Option<usize>>,
+    schema: SchemaRef,
+}
+
+impl ColumnMap {
+    pub fn new(stored: &Schema, wanted: &[FieldRef], keep_unmatched: bool) -> Self {
+        let by_id = stored.fields().iter().any(|f| field_id(f).is_some());
+        let mut sources = Vec::with_capacity(wanted.len());
+        let mut fields: Vec<FieldRef> = Vec::with_capacity(wanted.len());
+        for field in wanted {
+            let source = match (by_id, field_id(field)) {
+                (true, Some(id)) => stored.fields().iter().position(|f| field_id(f) == Some(id)),
+                _ => stored.index_of(field.name()).ok(),
+            };
+            sources.push(source);
+            fields.push(Arc::new(field.as_ref().clone().with_nullable(true)));
+        }
+        if keep_unmatched {
+            for (i, f) in stored.fields().iter().enumerate() {
+                if field_id(f).is_none() && !sources.contains(&Some(i)) {
+                    sources.push(Some(i));
+                    fields.push(f.clone());
+                }
+            }
+        }
+        Self {
+            sources,
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    /// `stored` (written with the schema this map was made for) under the
+    /// wanted columns. Columns are shared with `stored`, not copied.
+    pub fn apply(&self, stored: &RecordBatch) -> Result<RecordBatch> {
+        let n = stored.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.sources.len());
+        for (field, source) in self.schema.fields().iter().zip(&self.sources) {
+            columns.push(match source {
+                Some(i) => {
+                    let column = stored.column(*i);
+                    if column.data_type() == field.data_type() {
+                        column.clone()
+                    } else {
+                        arrow::compute::cast(column, field.data_type())?
+                    }
+                }
+                None => new_null_array(field.data_type(), n),
+            });
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(n));
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &options,
+        )?)
+    }
+}
+
+fn read_all(bytes: &[u8]) -> Result<RecordBatch> {
     let corrupt = |e: arrow::error::ArrowError| Error::new(ErrorKind::HotStore, "corrupt WAL entry").with_source(e);
-    let reader = StreamReader::try_new(Cursor::new(bytes), projection.map(|p| p.to_vec())).map_err(corrupt)?;
+    let reader = StreamReader::try_new(Cursor::new(bytes), None).map_err(corrupt)?;
     let schema = reader.schema();
     let mut batches = Vec::with_capacity(1);
     for batch in reader {

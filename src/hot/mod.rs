@@ -28,7 +28,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::FieldRef;
 
-pub use codec::{FIELD_ID, decode_batch, encode_batch};
+pub use codec::{FIELD_ID, decode_batch, encode_batch, map_batch};
 pub use sqlite::{Durability, SqliteHotStore};
 
 use crate::error::Result;
@@ -102,9 +102,54 @@ pub struct WalEntry {
     pub first_lsn: Lsn,
     pub last_lsn: Lsn,
     pub op: WalOp,
-    /// Commit time, microseconds since the Unix epoch (UTC).
-    pub commit_ts: i64,
+    /// When its rows were committed.
+    pub commit_ts: CommitTimes,
     pub batch: RecordBatch,
+}
+
+/// When the rows of a [`WalEntry`] were committed, in microseconds since
+/// the Unix epoch (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitTimes {
+    /// All rows in one commit.
+    One(i64),
+    /// Rows of consecutive commits that a reader joined into one entry
+    /// (a table written row by row would otherwise be one entry per row):
+    /// each commit's first lsn and time, ascending.
+    Many(Arc<Vec<(Lsn, i64)>>),
+}
+
+impl CommitTimes {
+    /// The commit time of the row with `lsn`.
+    pub fn at(&self, lsn: Lsn) -> i64 {
+        match self {
+            CommitTimes::One(ts) => *ts,
+            CommitTimes::Many(commits) => {
+                let after = commits.partition_point(|(first, _)| *first <= lsn);
+                commits[after.saturating_sub(1)].1
+            }
+        }
+    }
+
+    /// The commit time of each of the `n` rows from lsn `first`.
+    pub fn rows(&self, first: Lsn, n: usize) -> Vec<i64> {
+        match self {
+            CommitTimes::One(ts) => vec![*ts; n],
+            CommitTimes::Many(commits) => {
+                let mut out = Vec::with_capacity(n);
+                let mut next = commits.partition_point(|(start, _)| *start <= first);
+                let mut ts = commits[next.saturating_sub(1)].1;
+                for lsn in first..first + n as Lsn {
+                    while next < commits.len() && commits[next].0 <= lsn {
+                        ts = commits[next].1;
+                        next += 1;
+                    }
+                    out.push(ts);
+                }
+                out
+            }
+        }
+    }
 }
 
 /// A consistent view of one table's hot tier.

@@ -21,14 +21,14 @@ pub fn commit_ts_type() -> arrow::datatypes::DataType {
     arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("+00:00".into()))
 }
 
-/// The hidden columns of `n` consecutive WAL rows: lsns from `first`, all
-/// committed at `commit_ts` (µs) by `shard`. The one place that knows how a
+/// The hidden columns of `n` consecutive WAL rows: lsns from `first`,
+/// committed at `commit_ts` by `shard`. The one place that knows how a
 /// hot row's identity becomes columns (scans, compaction, history).
 #[derive(Debug, Clone, Copy)]
 pub struct WalRows<'a> {
     pub first: crate::hot::Lsn,
     pub n: usize,
-    pub commit_ts: i64,
+    pub commit_ts: &'a crate::hot::CommitTimes,
     pub shard: &'a str,
 }
 
@@ -38,7 +38,7 @@ impl WalRows<'_> {
     }
 
     pub fn commit_ts(&self) -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from(vec![self.commit_ts; self.n]).with_timezone("+00:00"))
+        Arc::new(TimestampMicrosecondArray::from(self.commit_ts.rows(self.first, self.n)).with_timezone("+00:00"))
     }
 
     pub fn shard(&self) -> ArrayRef {

@@ -480,7 +480,7 @@ fn hot_rows(
         let wal_rows = hidden::WalRows {
             first,
             n,
-            commit_ts: entry.commit_ts,
+            commit_ts: &entry.commit_ts,
             shard,
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
@@ -507,10 +507,52 @@ fn hot_rows(
         }
     }
     Ok(HotRows {
-        batches,
+        batches: coalesce(schema, batches)?,
         entries,
         deleted,
     })
+}
+
+/// Rows per batch the hot scan aims for when it joins small entries.
+const HOT_BATCH_ROWS: usize = 8192;
+
+/// Join runs of small batches into batches of about [`HOT_BATCH_ROWS`]
+/// rows. A table written row by row has one WAL entry per row, and every
+/// operator above the scan pays per batch, not per row.
+fn coalesce(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    if batches.len() <= 1 {
+        return Ok(batches);
+    }
+    let mut out = Vec::new();
+    let mut run: Vec<RecordBatch> = Vec::new();
+    let mut rows = 0;
+    let flush = |run: &mut Vec<RecordBatch>, out: &mut Vec<RecordBatch>| -> Result<()> {
+        match run.len() {
+            0 => {}
+            1 => out.append(run),
+            _ => {
+                out.push(arrow::compute::concat_batches(schema, run.iter())?);
+                run.clear();
+            }
+        }
+        Ok(())
+    };
+    for batch in batches {
+        if batch.num_rows() >= HOT_BATCH_ROWS {
+            flush(&mut run, &mut out)?;
+            rows = 0;
+            out.push(batch);
+            continue;
+        }
+        if rows + batch.num_rows() > HOT_BATCH_ROWS {
+            flush(&mut run, &mut out)?;
+            rows = 0;
+        }
+        rows += batch.num_rows();
+        run.push(batch);
+    }
+    flush(&mut run, &mut out)?;
+    Ok(out)
 }
 
 #[async_trait]

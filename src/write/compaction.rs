@@ -228,7 +228,7 @@ fn wal_changes(table: &Table, hot: HotSnapshot, watermark: Lsn, shard: &str) -> 
         let wal_rows = hidden::WalRows {
             first,
             n,
-            commit_ts: entry.commit_ts,
+            commit_ts: &entry.commit_ts,
             shard,
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrow_schema.fields().len());
