@@ -14,6 +14,8 @@
 
 #[path = "interop/canonical.rs"]
 mod canonical;
+#[path = "common/peers.rs"]
+mod peers;
 #[path = "interop/runner.rs"]
 mod runner;
 

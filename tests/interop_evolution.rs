@@ -17,6 +17,8 @@
 
 #[path = "interop/canonical.rs"]
 mod canonical;
+#[path = "common/peers.rs"]
+mod peers;
 #[path = "interop/runner.rs"]
 mod runner;
 

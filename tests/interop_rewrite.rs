@@ -9,6 +9,8 @@
 //! where a missing peer is a failure.
 
 mod cow;
+#[path = "common/peers.rs"]
+mod peers;
 #[path = "interop/runner.rs"]
 mod runner;
 

@@ -18,6 +18,8 @@ mod limits;
 mod load;
 #[path = "pg_wire/node.rs"]
 mod node;
+#[path = "common/peers.rs"]
+mod peers;
 #[path = "pg_wire/psql.rs"]
 mod psql;
 #[path = "pg_wire/psycopg.rs"]

@@ -4,49 +4,23 @@
 //!
 //! The peers run as Python scripts (tests/interop/*.py) under
 //! `THERMOCLINE_PYTHON` (scripts/setup.sh builds `.venv` with the pinned
-//! versions; scripts/test.sh exports it). Without it a test skips with a
-//! message, except under CI (`CI` set), where a missing peer is a failure:
-//! these tests must never pass silently in CI.
+//! versions; scripts/test.sh exports it); tests/common/peers.rs finds it
+//! and says when a test skips.
 //!
 //! Each test file uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use crate::peers::python;
+
 /// A peer script that runs longer than this is killed and the test fails.
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The interpreter with the pinned peers, or `None` (after saying so) when
-/// the test should skip.
-pub fn python(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("THERMOCLINE_PYTHON").filter(|p| !p.is_empty()) {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.exists(),
-                "THERMOCLINE_PYTHON={} does not exist: run scripts/setup.sh (it builds .venv)",
-                path.display()
-            );
-            Some(path)
-        }
-        None if std::env::var_os("CI").is_some() => {
-            panic!(
-                "{test}: CI is set but THERMOCLINE_PYTHON is not: the interop tests must run in CI (scripts/test.sh sets it)"
-            )
-        }
-        None => {
-            eprintln!(
-                "SKIPPED {test}: THERMOCLINE_PYTHON is unset; run scripts/setup.sh and set it to .venv/bin/python (scripts/test.sh does both)"
-            );
-            None
-        }
-    }
-}
 
 /// Run `tests/interop/<script>` with `args`; returns its stdout, or fails the
 /// test with its stderr. Its stdout and stderr are kept in `scratch` as

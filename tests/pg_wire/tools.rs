@@ -1,15 +1,16 @@
 //! The real clients the wire tests drive: psql, psycopg (under
 //! `THERMOCLINE_PYTHON`), node-postgres and the openssl CLI.
 //!
-//! The same rule as the interop tests (tests/interop/runner.rs): a missing
-//! client skips the test with a message, except under CI (`CI` set), where
-//! it is a failure; these tests must never pass silently in CI.
-//! scripts/setup.sh installs every one of them.
+//! A missing client skips or fails the test by the rule of
+//! tests/common/peers.rs, as for the interop tests.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::peers::missing;
+pub use crate::peers::python;
 
 /// A client that runs longer than this is killed and the test fails.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -17,14 +18,6 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The folder of the client scripts.
 pub fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("pg_clients")
-}
-
-fn missing(test: &str, what: &str) -> Option<PathBuf> {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: CI is set but {what}: run scripts/setup.sh (scripts/test.sh does)");
-    }
-    eprintln!("SKIPPED {test}: {what}; run scripts/setup.sh");
-    None
 }
 
 /// An executable on PATH.
@@ -43,29 +36,11 @@ pub fn openssl(test: &str) -> Option<PathBuf> {
     on_path("openssl").or_else(|| missing(test, "the openssl CLI is not installed"))
 }
 
-/// The interpreter with psycopg (`THERMOCLINE_PYTHON`, as for the interop
-/// tests).
-pub fn python(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("THERMOCLINE_PYTHON").filter(|p| !p.is_empty()) {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.exists(),
-                "THERMOCLINE_PYTHON={} does not exist: run scripts/setup.sh (it builds .venv)",
-                path.display()
-            );
-            Some(path)
-        }
-        None => missing(test, "THERMOCLINE_PYTHON is unset (set it to .venv/bin/python)"),
-    }
-}
-
 /// node and the node_modules folder holding `pg`: `THERMOCLINE_NODE_MODULES`,
 /// else where scripts/setup.sh installs it.
 pub fn node(test: &str) -> Option<(PathBuf, PathBuf)> {
     let Some(node) = on_path("node") else {
-        missing(test, "node is not installed");
-        return None;
+        return missing(test, "node is not installed");
     };
     let modules = match std::env::var_os("THERMOCLINE_NODE_MODULES").filter(|p| !p.is_empty()) {
         Some(path) => PathBuf::from(path),
@@ -75,11 +50,10 @@ pub fn node(test: &str) -> Option<(PathBuf, PathBuf)> {
         }
     };
     if !modules.join("pg").join("package.json").is_file() {
-        missing(
+        return missing(
             test,
             &format!("node-postgres is not installed in {}", modules.display()),
         );
-        return None;
     }
     Some((node, modules))
 }
