@@ -32,30 +32,56 @@ pub struct Config {
     pub dir: std::path::PathBuf,
 }
 
-impl Config {
-    pub fn from_env_and_args() -> R<Self> {
-        let mut quick = false;
-        let mut explain = false;
-        let mut only = Vec::new();
+/// The command line every bench takes: `--quick`, `--explain`, and the
+/// names of the groups to run.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    pub quick: bool,
+    pub explain: bool,
+    pub only: Vec<String>,
+}
+
+impl Args {
+    pub fn parse() -> R<Self> {
+        let mut args = Args::default();
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
-                "--quick" => quick = true,
-                "--explain" => explain = true,
+                "--quick" => args.quick = true,
+                "--explain" => args.explain = true,
                 // cargo bench passes --bench to harness = false targets.
                 "--bench" => {}
                 a if a.starts_with("--") => return Err(fail(format!("unknown option {a}; see benches/README.md"))),
-                a => only.push(a.to_string()),
+                a => args.only.push(a.to_string()),
             }
         }
-        let number = |name: &str, default: u64| -> R<u64> {
-            match std::env::var(name) {
-                Ok(v) => v
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|e| fail(format!("{name}={v:?} is not a number: {e}"))),
-                Err(_) => Ok(default),
-            }
-        };
+        Ok(args)
+    }
+}
+
+/// The number in environment variable `name` (`_` separators allowed), or
+/// `default` when it is unset.
+pub fn env_number(name: &str, default: u64) -> R<u64> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .replace('_', "")
+            .parse()
+            .map_err(|e| fail(format!("{name}={v:?} is not a number: {e}"))),
+        Err(_) => Ok(default),
+    }
+}
+
+/// Where warehouses and peer databases are made: `THERMOCLINE_BENCH_DIR`,
+/// else the system's temporary folder.
+pub fn bench_dir() -> std::path::PathBuf {
+    std::env::var_os("THERMOCLINE_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+impl Config {
+    pub fn from_env_and_args() -> R<Self> {
+        let Args { quick, explain, only } = Args::parse()?;
+        let number = env_number;
         let rows = number("THERMOCLINE_BENCH_ROWS", if quick { 50_000 } else { 1_000_000 })?;
         let single_rows = number("THERMOCLINE_BENCH_SINGLE_ROWS", if quick { 100 } else { 2_000 })?;
         let runs = number("THERMOCLINE_BENCH_RUNS", if quick { 3 } else { 5 })? as usize;
@@ -64,9 +90,7 @@ impl Config {
                 "THERMOCLINE_BENCH_ROWS must be >= 1000, SINGLE_ROWS and RUNS >= 1",
             ));
         }
-        let dir = std::env::var_os("THERMOCLINE_BENCH_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let dir = bench_dir();
         Ok(Self {
             rows,
             single_rows,

@@ -21,28 +21,9 @@ pub struct WireConfig {
 
 impl WireConfig {
     pub fn from_env_and_args() -> R<Self> {
-        let mut quick = false;
-        let mut only = Vec::new();
-        for arg in std::env::args().skip(1) {
-            match arg.as_str() {
-                "--quick" => quick = true,
-                // cargo bench passes --bench to harness = false targets.
-                "--bench" => {}
-                a if a.starts_with("--") => {
-                    return Err(fail(format!("unknown option {a}; see benches/README.md")));
-                }
-                a => only.push(a.to_string()),
-            }
-        }
-        let number = |name: &str, default: u64| -> R<u64> {
-            match std::env::var(name) {
-                Ok(v) => v
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|e| fail(format!("{name}={v:?} is not a number: {e}"))),
-                Err(_) => Ok(default),
-            }
-        };
+        // `--explain` is accepted and has nothing to show here.
+        let harness::Args { quick, only, .. } = harness::Args::parse()?;
+        let number = harness::env_number;
         let inserts = number("THERMOCLINE_BENCH_SINGLE_ROWS", if quick { 300 } else { 5_000 })?;
         let point_rows = number("THERMOCLINE_BENCH_POINT_ROWS", 100_000)?;
         let window_ms = number("THERMOCLINE_BENCH_WINDOW_MS", if quick { 500 } else { 2_000 })?;
@@ -54,9 +35,7 @@ impl WireConfig {
                  _POINT_ROWS >= 100 and _ROWS >= 1000",
             ));
         }
-        let dir = std::env::var_os("THERMOCLINE_BENCH_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let dir = harness::bench_dir();
         Ok(Self {
             pair: harness::Config {
                 rows: analytic_rows,
