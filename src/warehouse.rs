@@ -93,6 +93,11 @@ impl Drop for BackgroundCompactor {
 impl Warehouse {
     /// Open (or create) the warehouse and recover from any interrupted
     /// compaction.
+    ///
+    /// Open it on the tokio runtime that will use it and keep that runtime
+    /// alive as long as the warehouse: Iceberg I/O (manifest reads while
+    /// planning) is spawned there, which lets every query share the tables
+    /// already loaded. Background compaction runs there too.
     pub async fn open(config: WarehouseConfig) -> Result<Self> {
         config.validate()?;
         let root = absolute(&config.root)?;
