@@ -154,6 +154,12 @@ impl SqliteCatalog {
             None => CachedTable::Metadata(table.metadata_ref()),
         };
         let mut cache = self.cache();
+        if let CachedTable::Table(_) = entry {
+            // One loaded table per identifier (its newest version): each
+            // holds its own cache of parsed manifests, which older versions
+            // would keep alive for nothing.
+            cache.retain(|_, cached| !matches!(cached, CachedTable::Table(t) if t.identifier() == ident));
+        }
         if cache.len() >= METADATA_CACHE_ENTRIES {
             cache.clear();
         }
