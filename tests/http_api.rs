@@ -91,6 +91,14 @@ impl TestServer {
     }
 
     /// `sql` with `params`; the status and the JSON body.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("send")
+    }
+
     async fn query(&self, sql: &str, params: Value) -> (StatusCode, Value) {
         let response = self
             .post_query(json!({"sql": sql, "params": params}))
@@ -470,12 +478,7 @@ async fn bearer_token_guards_queries_but_not_health() {
     let right = server.ok("SELECT 1 AS one", json!([])).await;
     assert_eq!(right["rows"], json!([[1]]));
 
-    let health = server
-        .client
-        .get(format!("{}/health", server.base))
-        .send()
-        .await
-        .expect("send");
+    let health = server.get("/health").await;
     assert_eq!(health.status(), StatusCode::OK);
     let health: Value = health.json().await.expect("JSON");
     assert_eq!(health["status"], "ok");
@@ -545,12 +548,7 @@ async fn errors_carry_status_and_sqlstate() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"]["sqlstate"], "54000");
 
-    let unknown = server
-        .client
-        .get(format!("{}/tables", server.base))
-        .send()
-        .await
-        .expect("send");
+    let unknown = server.get("/tables").await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let error: Value = unknown.json().await.expect("JSON error");
     assert!(

@@ -458,14 +458,11 @@ pub fn register(ctx: &SessionContext, cache: Arc<DirectoryCache>) {
     r.add("thermocline_expandarray_field", Stable, list_of(DataType::Int64), |c| {
         let field = c.texts(1)?;
         let position = field.as_ref().is_some_and(|f| f.is_valid(0) && f.value(0) == "n");
-        let lists = c.args.first().and_then(|a| a.as_any().downcast_ref::<ListArray>());
         let mut b = ListBuilder::new(Int64Builder::new());
-        for r in 0..c.rows {
-            match lists.filter(|l| l.is_valid(r)) {
-                Some(l) => {
-                    let items = cast(&l.value(r), &DataType::Int64)?;
-                    let items = items.as_any().downcast_ref::<Int64Array>();
-                    for (i, x) in items.iter().flat_map(|a| a.iter()).enumerate() {
+        for row in int_lists(c)? {
+            match row {
+                Some(items) => {
+                    for (i, x) in items.iter().enumerate() {
                         b.values().append_option(if position { Some(i as i64 + 1) } else { x });
                     }
                     b.append(true);
@@ -495,14 +492,11 @@ fn expand(c: &Call<'_>) -> DfResult<ArrayRef> {
         DataType::Struct(f) => f,
         _ => Fields::empty(),
     };
-    let lists = c.args.first().and_then(|a| a.as_any().downcast_ref::<ListArray>());
     let mut b = ListBuilder::new(StructBuilder::from_fields(fields, 0));
-    for r in 0..c.rows {
-        match lists.filter(|l| l.is_valid(r)) {
-            Some(l) => {
-                let items = cast(&l.value(r), &DataType::Int64)?;
-                let items = items.as_any().downcast_ref::<Int64Array>();
-                for (i, x) in items.iter().flat_map(|a| a.iter()).enumerate() {
+    for row in int_lists(c)? {
+        match row {
+            Some(items) => {
+                for (i, x) in items.iter().enumerate() {
                     let record = b.values();
                     if let Some(f) = record.field_builder::<Int64Builder>(0) {
                         f.append_option(x);
@@ -518,6 +512,21 @@ fn expand(c: &Call<'_>) -> DfResult<ArrayRef> {
         }
     }
     Ok(Arc::new(b.finish()))
+}
+
+/// The first argument's lists as bigint arrays, one per row (`None` for a
+/// NULL list or a first argument that is not a list).
+fn int_lists(c: &Call<'_>) -> DfResult<Vec<Option<Int64Array>>> {
+    let lists = c.args.first().and_then(|a| a.as_any().downcast_ref::<ListArray>());
+    (0..c.rows)
+        .map(|r| match lists.filter(|l| l.is_valid(r)) {
+            Some(l) => {
+                let items = cast(&l.value(r), &DataType::Int64)?;
+                Ok(items.as_any().downcast_ref::<Int64Array>().cloned())
+            }
+            None => Ok(None),
+        })
+        .collect()
 }
 
 fn array_bound(c: &Call<'_>, upper: bool) -> DfResult<ArrayRef> {
