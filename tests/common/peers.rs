@@ -10,6 +10,8 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 
 /// Skip `test` because `what`, or fail it under CI. Returns `None` so a
 /// caller can `return missing(...)`.
@@ -34,5 +36,22 @@ pub fn python(test: &str) -> Option<PathBuf> {
             Some(path)
         }
         None => missing(test, "THERMOCLINE_PYTHON is unset (set it to .venv/bin/python)"),
+    }
+}
+
+/// Wait for `child` up to `timeout`: its exit status, or `None` after it
+/// was killed (and reaped) for running too long.
+pub fn wait_or_kill(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child process") {
+            return Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -42,16 +42,8 @@ pub fn run_script(python: &Path, script: &str, args: &[&Path], scratch: &Path) -
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {} {script}: {e}", python.display()));
     let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the python script") {
-            break status;
-        }
-        if started.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{script} did not finish in {SCRIPT_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = crate::peers::wait_or_kill(&mut child, SCRIPT_TIMEOUT) else {
+        panic!("{script} did not finish in {SCRIPT_TIMEOUT:?}");
     };
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();

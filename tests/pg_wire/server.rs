@@ -75,17 +75,8 @@ impl ServerBuilder {
     /// stderr.
     pub fn start_and_fail(self) -> (ExitStatus, String) {
         let (dir, mut child) = self.spawn();
-        let started = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for the server") {
-                break status;
-            }
-            if started.elapsed() > START_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the server was expected to refuse to start, but it is still running");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = crate::peers::wait_or_kill(&mut child, START_TIMEOUT) else {
+            panic!("the server was expected to refuse to start, but it is still running");
         };
         let stderr = std::fs::read_to_string(dir.path().join("server.stderr")).unwrap_or_default();
         (status, stderr)

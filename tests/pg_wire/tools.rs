@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::peers::missing;
 pub use crate::peers::python;
@@ -114,18 +114,9 @@ fn run_with(command: &mut Command, name: &str, stdin: Option<&Path>, scratch: &P
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the client") {
-            break status;
-        }
-        if started.elapsed() > CLIENT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-            panic!("{name} did not finish in {CLIENT_TIMEOUT:?}\n--- output so far ---\n{stdout}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let Some(status) = crate::peers::wait_or_kill(&mut child, CLIENT_TIMEOUT) else {
+        let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+        panic!("{name} did not finish in {CLIENT_TIMEOUT:?}\n--- output so far ---\n{stdout}");
     };
     Outcome {
         status,
