@@ -48,8 +48,12 @@ pub enum CompactionMode {
 pub struct WarehouseConfig {
     /// The warehouse folder: `catalog.db`, `hot/`, `data/`.
     pub root: PathBuf,
-    /// This process's shard: its hot tier and its watermark key.
+    /// This process's home shard: the hot tier of unsharded tables and its
+    /// watermark key.
     pub shard: String,
+    /// The sharding new tables get when they have the key column and their
+    /// CREATE TABLE names none (see [`crate::shard`]).
+    pub sharding: Option<crate::shard::Sharding>,
     pub tiering: TieringConfig,
     pub durability: Durability,
     pub compaction: CompactionMode,
@@ -65,6 +69,7 @@ impl WarehouseConfig {
         Self {
             root: root.into(),
             shard: "local".to_string(),
+            sharding: None,
             tiering: TieringConfig::default(),
             durability: Durability::Full,
             compaction: CompactionMode::Inline,
@@ -80,6 +85,12 @@ impl WarehouseConfig {
 
     pub fn with_shard(mut self, shard: impl Into<String>) -> Self {
         self.shard = shard.into();
+        self
+    }
+
+    /// Shard new tables that have `sharding.key` this way by default.
+    pub fn with_sharding(mut self, sharding: crate::shard::Sharding) -> Self {
+        self.sharding = Some(sharding);
         self
     }
 
@@ -120,25 +131,27 @@ impl WarehouseConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.shard.is_empty()
-            || !self
-                .shard
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "shard name {:?} must be non-empty ASCII letters, digits, - or _",
-                    self.shard
-                ),
-            ));
-        }
+        check_shard_name(&self.shard)?;
         if self.tiering.flush_threshold == 0 {
             return Err(Error::new(ErrorKind::Config, "flush_threshold must be at least 1"));
         }
         Ok(())
     }
+}
+
+/// A shard name is also a file name and a watermark key: non-empty ASCII
+/// letters, digits, `-` or `_`.
+pub fn check_shard_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("shard name {name:?} must be 1 to 64 ASCII letters, digits, - or _"),
+        ));
+    }
+    Ok(())
 }
 
 /// Parse a size: plain bytes, or with a unit `KB`/`MB`/`GB` (powers of 1000)

@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod pg_catalog;
 pub mod server;
 pub mod session;
+pub mod shard;
 pub mod sql;
 pub mod table;
 pub mod transaction;

@@ -175,7 +175,10 @@ impl Session {
         };
         let result = async {
             let target = self.target_table(name).await?;
-            self.txn.acquire(&self.warehouse).await?;
+            // A sharded table's insert locks the shards its rows go to.
+            if target.sharding().is_none() {
+                self.txn.acquire(&self.warehouse).await?;
+            }
             let state = self.ctx.state();
             Ok(dml::insert(&state, &target, rows, None, &[]).await?.count)
         }
@@ -388,8 +391,13 @@ impl Session {
             self.decode_bytea_literals(&mut insert).await?;
         }
         // The write lock first: rows read by INSERT ... SELECT and keys
-        // checked stay as they are until the transaction commits.
-        self.txn.acquire(&self.warehouse).await?;
+        // checked stay as they are until the transaction commits. (A
+        // sharded table's insert locks the shards its rows go to, once they
+        // are known; its key checks are covered, its SELECT reads committed
+        // rows.)
+        if target.sharding().is_none() {
+            self.txn.acquire(&self.warehouse).await?;
+        }
         let input = self.dml_input(Statement::Insert(insert)).await?;
         let rows = self.collect(input, params).await?;
         let state = self.ctx.state();
@@ -446,7 +454,8 @@ impl Session {
             .await
             .map_err(|e| with_table(e, name.to_string()))?;
         let alias = alias.unwrap_or_else(|| target.name().name.clone());
-        self.txn.acquire(&self.warehouse).await?;
+        // Every shard that may hold a row the statement changes.
+        self.txn.acquire_shards(&self.warehouse, &target.shards()).await?;
         let input = match &statement {
             Statement::Update(update) if update.from.is_some() => self.update_from_input(update, &target, &alias).await,
             _ => self.dml_input(statement).await,

@@ -20,6 +20,15 @@
 //! Readers outside the transaction see none of it until COMMIT: READ
 //! COMMITTED for readers, serialised writers.
 //!
+//! A sharded table is written through the shards that own its rows (see
+//! [`crate::shard`]): the transaction takes each such shard's lock, in
+//! ascending name order within a statement, reserves lsns from that shard's
+//! counter, and COMMIT appends each shard's entries in that shard's own
+//! SQLite transaction. Each shard's part is atomic; a commit over several
+//! shards is acknowledged once all of them are, and if one fails after
+//! others committed, the error names the shards that did (like one Durable
+//! Object per shard, shards share no transaction log).
+//!
 //! DDL is transactional too, by undo (module `ddl`): CREATE TABLE, CREATE TABLE
 //! AS and CREATE SCHEMA (and ALTER TABLE, through
 //! [`DdlUndo::RestoreSchema`]) take effect in the catalog at once and are
@@ -31,6 +40,7 @@
 
 mod ddl;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow::array::RecordBatch;
@@ -46,6 +56,7 @@ pub(crate) use self::ddl::purge_table;
 /// One staged WAL entry.
 #[derive(Debug, Clone)]
 struct Staged {
+    shard: String,
     table: TableName,
     op: WalOp,
     first_lsn: Lsn,
@@ -59,10 +70,8 @@ struct Inner {
     /// A statement failed inside the explicit transaction: only ROLLBACK
     /// (or COMMIT, which then rolls back) is accepted, as in PostgreSQL.
     failed: bool,
-    /// The shard's write lock, from the first write on.
-    lock: Option<OwnedMutexGuard<()>>,
-    /// The lsn the next staged row gets.
-    next_lsn: Lsn,
+    /// The write lock of each shard written, from its first write on.
+    locks: BTreeMap<String, ShardLock>,
     staged: Vec<Staged>,
     /// How to take back the DDL done so far, oldest first.
     undo: Vec<DdlUndo>,
@@ -75,6 +84,16 @@ struct Inner {
     savepoints: Vec<Savepoint>,
 }
 
+/// A shard's write lock held by a transaction, and its lsn counter.
+#[derive(Debug)]
+struct ShardLock {
+    _guard: OwnedMutexGuard<()>,
+    /// The lsn the next staged row of this shard gets.
+    next_lsn: Lsn,
+    /// `next_lsn` when the lock was taken.
+    first_lsn: Lsn,
+}
+
 /// Where the transaction stood at `SAVEPOINT name`: ROLLBACK TO cuts
 /// everything staged, undone or deferred since back to these lengths.
 #[derive(Debug)]
@@ -83,10 +102,9 @@ struct Savepoint {
     staged: usize,
     undo: usize,
     deferred_drops: usize,
-    /// The next lsn then, if the write lock was held: rows staged after
-    /// the savepoint give their lsns back, so committed lsns stay
-    /// contiguous.
-    next_lsn: Option<Lsn>,
+    /// Each held shard's next lsn then: rows staged after the savepoint
+    /// give their lsns back, so committed lsns stay contiguous.
+    next_lsn: BTreeMap<String, Lsn>,
 }
 
 /// Everything a transaction holds, taken out of the state when it ends.
@@ -97,7 +115,7 @@ struct Ending {
     deferred_drops: Vec<TableName>,
     /// Held until the undo is done: no other writer of the shard can see a
     /// half-undone catalog.
-    lock: Option<OwnedMutexGuard<()>>,
+    locks: BTreeMap<String, ShardLock>,
     /// Released last, once the schema is final (committed or restored).
     pins: Vec<SchemaPin>,
 }
@@ -106,9 +124,9 @@ impl Ending {
     /// Discard the staged writes and deferred drops, undo the DDL, then
     /// release the write lock.
     async fn roll_back(self, wh: &WarehouseInner) -> Result<()> {
-        let Ending { undo, lock, pins, .. } = self;
+        let Ending { undo, locks, pins, .. } = self;
         let result = ddl::undo_all(wh, undo).await;
-        drop(lock);
+        drop(locks);
         drop(pins);
         result
     }
@@ -188,7 +206,7 @@ impl TransactionState {
             staged: inner.staged.len(),
             undo: inner.undo.len(),
             deferred_drops: inner.deferred_drops.len(),
-            next_lsn: inner.lock.is_some().then_some(inner.next_lsn),
+            next_lsn: inner.locks.iter().map(|(s, l)| (s.clone(), l.next_lsn)).collect(),
         };
         inner.savepoints.push(savepoint);
         Ok(())
@@ -219,13 +237,13 @@ impl TransactionState {
                 savepoint.staged,
                 savepoint.undo,
                 savepoint.deferred_drops,
-                savepoint.next_lsn,
+                savepoint.next_lsn.clone(),
             );
-            let first_discarded = inner.staged.get(staged).map(|s| s.first_lsn);
             inner.staged.truncate(staged);
             inner.deferred_drops.truncate(drops);
-            if let Some(next) = next_lsn.or(first_discarded) {
-                inner.next_lsn = next;
+            for (shard, lock) in inner.locks.iter_mut() {
+                // A shard first written after the savepoint starts over.
+                lock.next_lsn = next_lsn.get(shard).copied().unwrap_or(lock.first_lsn);
             }
             inner.failed = false;
             inner.undo.split_off(undo)
@@ -256,54 +274,73 @@ impl TransactionState {
         )
     }
 
-    /// Take the shard's write lock (if this transaction does not hold it
-    /// yet) and reserve lsns from the counter. Waits at most the
-    /// warehouse's `lock_timeout` for another transaction to finish.
+    /// Take the home shard's write lock (if this transaction does not hold
+    /// it yet) and reserve lsns from its counter: for DDL and writes to
+    /// unsharded tables. Waits at most the warehouse's `lock_timeout` for
+    /// another transaction to finish.
     pub async fn acquire(&self, wh: &WarehouseInner) -> Result<()> {
-        if self.lock().lock.is_some() {
-            return Ok(());
-        }
-        let writer = wh.writer_lock();
-        let guard = tokio::time::timeout(wh.config.lock_timeout, writer.lock_owned())
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::LockNotAvailable,
-                    format!(
-                        "could not obtain the shard's write lock within {:?}: another transaction is writing",
-                        wh.config.lock_timeout
-                    ),
-                )
-                .with_context("shard", wh.hot.shard())
-            })?;
-        let next = wh.hot.last_lsn()? + 1;
-        let mut inner = self.lock();
-        if inner.lock.is_none() {
-            inner.lock = Some(guard);
-            inner.next_lsn = next;
+        self.acquire_shards(wh, std::slice::from_ref(&wh.config.shard)).await
+    }
+
+    /// Take the write locks of `shards`, in ascending name order (so two
+    /// statements that lock overlapping sets cannot wait on each other in a
+    /// cycle), each waiting at most `lock_timeout`.
+    pub async fn acquire_shards(&self, wh: &WarehouseInner, shards: &[String]) -> Result<()> {
+        let mut wanted: Vec<&String> = shards.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        for shard in wanted {
+            if self.lock().locks.contains_key(shard) {
+                continue;
+            }
+            let local = wh.shard(shard)?;
+            let guard = tokio::time::timeout(wh.config.lock_timeout, local.writer.clone().lock_owned())
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        ErrorKind::LockNotAvailable,
+                        format!(
+                            "could not obtain the shard's write lock within {:?}: another transaction is writing",
+                            wh.config.lock_timeout
+                        ),
+                    )
+                    .with_context("shard", shard)
+                })?;
+            let next = local.hot.last_lsn()? + 1;
+            let mut inner = self.lock();
+            inner.locks.entry(shard.clone()).or_insert(ShardLock {
+                _guard: guard,
+                next_lsn: next,
+                first_lsn: next,
+            });
         }
         Ok(())
     }
 
-    /// The lsn the next staged row will get. Requires [`Self::acquire`].
-    pub fn next_lsn(&self) -> Result<Lsn> {
+    /// The lsn the next staged row of `shard` will get. Requires
+    /// [`Self::acquire_shards`].
+    pub fn next_lsn(&self, shard: &str) -> Result<Lsn> {
         let inner = self.lock();
-        if inner.lock.is_none() {
-            return Err(Error::internal("staging a write without the shard's write lock"));
-        }
-        Ok(inner.next_lsn)
+        inner
+            .locks
+            .get(shard)
+            .map(|l| l.next_lsn)
+            .ok_or_else(|| Error::internal(format!("staging a write without the write lock of shard {shard}")))
     }
 
-    /// Stage one entry; returns the lsn of its first row.
-    pub fn stage(&self, table: &TableName, op: WalOp, batch: RecordBatch) -> Result<Lsn> {
+    /// Stage one entry in `shard`; returns the lsn of its first row.
+    pub fn stage(&self, shard: &str, table: &TableName, op: WalOp, batch: RecordBatch) -> Result<Lsn> {
         let mut inner = self.lock();
-        if inner.lock.is_none() {
-            return Err(Error::internal("staging a write without the shard's write lock"));
-        }
-        let first_lsn = inner.next_lsn;
-        inner.next_lsn += batch.num_rows() as Lsn;
+        let Some(lock) = inner.locks.get_mut(shard) else {
+            return Err(Error::internal(format!(
+                "staging a write without the write lock of shard {shard}"
+            )));
+        };
+        let first_lsn = lock.next_lsn;
+        lock.next_lsn += batch.num_rows() as Lsn;
         if batch.num_rows() > 0 {
             inner.staged.push(Staged {
+                shard: shard.to_string(),
                 table: table.clone(),
                 op,
                 first_lsn,
@@ -313,20 +350,24 @@ impl TransactionState {
         Ok(first_lsn)
     }
 
-    /// Staged entries of one table, as WAL entries a scan can merge.
-    pub fn staged(&self, table: &TableName) -> Vec<WalEntry> {
+    /// Staged entries of one table, with their shard, as WAL entries a scan
+    /// can merge.
+    pub fn staged(&self, table: &TableName) -> Vec<(String, WalEntry)> {
         let inner = self.lock();
         let now = chrono::Utc::now().timestamp_micros();
         inner
             .staged
             .iter()
             .filter(|s| &s.table == table)
-            .map(|s| WalEntry {
-                first_lsn: s.first_lsn,
-                last_lsn: s.first_lsn + s.batch.num_rows() as Lsn - 1,
-                op: s.op,
-                commit_ts: crate::hot::CommitTimes::One(now),
-                batch: s.batch.clone(),
+            .map(|s| {
+                let entry = WalEntry {
+                    first_lsn: s.first_lsn,
+                    last_lsn: s.first_lsn + s.batch.num_rows() as Lsn - 1,
+                    op: s.op,
+                    commit_ts: crate::hot::CommitTimes::One(now),
+                    batch: s.batch.clone(),
+                };
+                (s.shard.clone(), entry)
             })
             .collect()
     }
@@ -369,7 +410,7 @@ impl TransactionState {
             staged: std::mem::take(&mut inner.staged),
             undo: std::mem::take(&mut inner.undo),
             deferred_drops: std::mem::take(&mut inner.deferred_drops),
-            lock: inner.lock.take(),
+            locks: std::mem::take(&mut inner.locks),
             pins: std::mem::take(&mut inner.pins),
         }
     }
@@ -393,28 +434,39 @@ impl TransactionState {
             staged,
             undo,
             deferred_drops,
-            lock,
+            locks,
             pins,
             ..
         } = ending;
-        let first_lsn = staged.first().map(|s| s.first_lsn);
-        let writes: Vec<WalWrite> = staged
-            .into_iter()
-            .map(|s| WalWrite {
+        // Each shard's entries in one hot-tier commit, shards in name order.
+        let mut by_shard: BTreeMap<String, (Lsn, Vec<WalWrite>)> = BTreeMap::new();
+        for s in staged {
+            let (_, writes) = by_shard.entry(s.shard).or_insert((s.first_lsn, Vec::new()));
+            writes.push(WalWrite {
                 table: s.table,
                 op: s.op,
                 batch: s.batch,
-            })
-            .collect();
-        if let Some(first_lsn) = first_lsn
-            && let Err(e) = wh.append_at(first_lsn, &writes)
-        {
-            let undone = ddl::undo_all(wh, undo).await;
-            drop(lock);
-            return Err(match undone {
-                Ok(()) => e,
-                Err(undo_error) => e.with_context("rollback", undo_error),
             });
+        }
+        let mut committed: Vec<&str> = Vec::new();
+        for (shard, (first_lsn, writes)) in &by_shard {
+            if let Err(e) = wh.append_at(shard, *first_lsn, writes) {
+                if !committed.is_empty() {
+                    // Shards share no log: what committed stays committed.
+                    drop(undo);
+                    drop(locks);
+                    return Err(e
+                        .with_context("shard", shard)
+                        .with_context("committed on shards", committed.join(", ")));
+                }
+                let undone = ddl::undo_all(wh, undo).await;
+                drop(locks);
+                return Err(match undone {
+                    Ok(()) => e,
+                    Err(undo_error) => e.with_context("rollback", undo_error),
+                });
+            }
+            committed.push(shard);
         }
         drop(undo);
         let mut dropped = Ok(());
@@ -426,16 +478,18 @@ impl TransactionState {
                 }
             }
         }
-        // Release the lock (and the altered tables) before compaction may
+        // Release the locks (and the altered tables) before compaction may
         // run inline.
-        drop(lock);
+        drop(locks);
         drop(pins);
-        let survivors: Vec<WalWrite> = writes
-            .into_iter()
-            .filter(|w| !deferred_drops.contains(&w.table))
-            .collect();
-        if !survivors.is_empty() {
-            wh.after_append(&survivors).await?;
+        for (shard, (_, writes)) in by_shard {
+            let survivors: Vec<WalWrite> = writes
+                .into_iter()
+                .filter(|w| !deferred_drops.contains(&w.table))
+                .collect();
+            if !survivors.is_empty() {
+                wh.after_append(&shard, &survivors).await?;
+            }
         }
         dropped?;
         Ok(true)

@@ -1,6 +1,8 @@
 //! A warehouse: one folder holding the Iceberg catalog (`catalog.db`, the
 //! JDBC-catalog schema pyiceberg reads), the data (`data/`, Iceberg tables of
-//! Parquet), and this shard's hot tier (`hot/<shard>.db`).
+//! Parquet), and the hot tier of each shard this process holds
+//! (`hot/<shard>.db`): the home shard (`WarehouseConfig::shard`, where
+//! unsharded tables are written) and the shards of sharded tables.
 //!
 //! Opening a warehouse finishes any compaction whose Iceberg commit landed
 //! but whose WAL truncation did not (crash between the two).
@@ -35,19 +37,28 @@ pub const CATALOG_NAME: &str = "thermocline";
 pub struct WarehouseInner {
     pub(crate) config: WarehouseConfig,
     pub(crate) catalog: Arc<dyn CommitCatalog>,
+    /// The home shard's hot tier.
     pub(crate) hot: HotStoreRef,
+    /// Every shard whose hot tier this process holds, opened on first use.
+    shards: Mutex<HashMap<String, Arc<LocalShard>>>,
     store: Arc<dyn ObjectStore>,
-    compaction_locks: Mutex<HashMap<TableName, Arc<tokio::sync::Mutex<()>>>>,
+    compaction_locks: Mutex<HashMap<(TableName, String), Arc<tokio::sync::Mutex<()>>>>,
     /// Tables altered by a transaction still open, and how many such
     /// transactions: see [`SchemaPin`].
     pinned_schemas: Mutex<HashMap<TableName, usize>>,
-    /// One writer at a time on this shard's hot tier.
-    writer: Arc<tokio::sync::Mutex<()>>,
     compaction_signal: tokio::sync::Notify,
     /// Shared by every session: one file-metadata cache (Parquet footers and
     /// page indexes, read once per data file, not once per query) and one
     /// memory pool for the process.
     pub(crate) runtime_env: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+}
+
+/// A shard whose hot tier lives in this process.
+#[derive(Debug)]
+pub(crate) struct LocalShard {
+    pub(crate) hot: HotStoreRef,
+    /// One writer at a time on the shard's hot tier.
+    pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Held by a transaction that ran ALTER TABLE, until it has committed or
@@ -131,16 +142,15 @@ impl Warehouse {
                 Err(e) => return Err(e.into()),
             }
         }
-        let hot_path = root.join("hot").join(format!("{}.db", config.shard));
-        let hot: HotStoreRef = Arc::new(SqliteHotStore::open(&hot_path, &config.shard, config.durability)?);
+        let home = open_shard(&root, &config.shard, config.durability)?;
         let inner = Arc::new(WarehouseInner {
             config: WarehouseConfig { root, ..config },
             catalog,
-            hot,
+            hot: home.hot.clone(),
+            shards: Mutex::new(HashMap::from([(home.hot.shard().to_string(), Arc::new(home))])),
             store,
             compaction_locks: Mutex::new(HashMap::new()),
             pinned_schemas: Mutex::new(HashMap::new()),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
             compaction_signal: tokio::sync::Notify::new(),
             runtime_env: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
         });
@@ -255,9 +265,73 @@ impl WarehouseInner {
         format!("{}{}", url.as_str(), path)
     }
 
-    pub(crate) fn compaction_lock(&self, table: &TableName) -> Arc<tokio::sync::Mutex<()>> {
+    /// One compaction at a time per table and shard.
+    pub(crate) fn compaction_lock(&self, table: &TableName, shard: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.compaction_locks.lock().unwrap_or_else(|p| p.into_inner());
-        locks.entry(table.clone()).or_default().clone()
+        locks.entry((table.clone(), shard.to_string())).or_default().clone()
+    }
+
+    /// Every local shard's compaction lock on `table`, held: no compaction
+    /// of the table runs until they are dropped (ALTER TABLE, DROP TABLE).
+    pub(crate) async fn lock_compactions(&self, table: &TableName) -> Result<Vec<tokio::sync::OwnedMutexGuard<()>>> {
+        let mut guards = Vec::new();
+        for shard in self.local_shards()? {
+            guards.push(self.compaction_lock(table, shard.hot.shard()).lock_owned().await);
+        }
+        Ok(guards)
+    }
+
+    /// The shard named `name`, opening its hot tier (`hot/<name>.db`) on
+    /// first use.
+    pub(crate) fn shard(&self, name: &str) -> Result<Arc<LocalShard>> {
+        let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shard) = shards.get(name) {
+            return Ok(shard.clone());
+        }
+        crate::config::check_shard_name(name)?;
+        let shard = Arc::new(open_shard(&self.config.root, name, self.config.durability)?);
+        shards.insert(name.to_string(), shard.clone());
+        Ok(shard)
+    }
+
+    /// The hot tier of shard `name`.
+    pub(crate) fn hot_of(&self, name: &str) -> Result<HotStoreRef> {
+        Ok(self.shard(name)?.hot.clone())
+    }
+
+    /// The shards this process holds, home shard first: the home shard,
+    /// every shard of a sharded table found on disk (`hot/shard-<n>.db`)
+    /// and any opened since. Another process's home shard in the same
+    /// folder (`hot/<its name>.db`) is left to that process.
+    pub(crate) fn local_shards(&self) -> Result<Vec<Arc<LocalShard>>> {
+        let mut names: Vec<String> = Vec::new();
+        let dir = self.config.root.join("hot");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let file = entry.file_name();
+                let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".db")) else {
+                    continue;
+                };
+                let numbered = name
+                    .strip_prefix("shard-")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if numbered {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.extend(
+            self.shards
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned(),
+        );
+        names.sort();
+        names.dedup();
+        names.retain(|n| n != &self.config.shard);
+        names.insert(0, self.config.shard.clone());
+        names.iter().map(|n| self.shard(n)).collect()
     }
 
     /// Keep compaction away from `table` until the pin is dropped.
@@ -286,37 +360,37 @@ impl WarehouseInner {
         Ok(out)
     }
 
-    /// The shard's write lock; see [`crate::transaction`].
-    pub(crate) fn writer_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
-        self.writer.clone()
-    }
-
-    /// Acknowledge writes whose lsns were reserved from `first_lsn` (the
-    /// caller holds the write lock): durable in the hot tier on return.
-    pub(crate) fn append_at(&self, first_lsn: Lsn, writes: &[WalWrite]) -> Result<()> {
-        match self.hot.commit_at(first_lsn, writes) {
+    /// Acknowledge writes to `shard` whose lsns were reserved from
+    /// `first_lsn` (the caller holds the shard's write lock): durable in
+    /// its hot tier on return.
+    pub(crate) fn append_at(&self, shard: &str, first_lsn: Lsn, writes: &[WalWrite]) -> Result<()> {
+        let hot = self.hot_of(shard)?;
+        match hot.commit_at(first_lsn, writes) {
             // The table exists in the catalog but has no WAL here yet (made by
-            // another process or engine): make it and retry once.
+            // another process or engine, or a shard's first write): make it
+            // and retry once.
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 for write in writes {
-                    self.hot.create_wal(&write.table)?;
+                    hot.create_wal(&write.table)?;
                 }
-                self.hot.commit_at(first_lsn, writes).map(|_| ())
+                hot.commit_at(first_lsn, writes).map(|_| ())
             }
             other => other.map(|_| ()),
         }
     }
 
-    /// After a commit: wake the compactor, or compact inline when due.
-    pub(crate) async fn after_append(&self, writes: &[WalWrite]) -> Result<()> {
+    /// After a commit to `shard`: wake the compactor, or compact inline
+    /// when due.
+    pub(crate) async fn after_append(&self, shard: &str, writes: &[WalWrite]) -> Result<()> {
         match self.config.compaction {
             CompactionMode::Manual => {}
             CompactionMode::Background => self.compaction_signal.notify_one(),
             CompactionMode::Inline => {
+                let hot = self.hot_of(shard)?;
                 let mut seen = std::collections::HashSet::new();
                 for write in writes {
-                    if seen.insert(&write.table) && self.due_for_compaction(&write.table)? {
-                        compact_table(self, &write.table, &NoProgress).await?;
+                    if seen.insert(&write.table) && self.due_for_compaction(&hot, &write.table)? {
+                        compact_table(self, &hot, &write.table, &NoProgress).await?;
                     }
                 }
             }
@@ -325,8 +399,8 @@ impl WarehouseInner {
     }
 
     /// Over the row threshold, or holding rows older than the interval.
-    fn due_for_compaction(&self, table: &TableName) -> Result<bool> {
-        let stats = self.hot.stats(table)?;
+    fn due_for_compaction(&self, hot: &HotStoreRef, table: &TableName) -> Result<bool> {
+        let stats = hot.stats(table)?;
         if stats.rows == 0 {
             return Ok(false);
         }
@@ -340,15 +414,19 @@ impl WarehouseInner {
         table: Option<&TableName>,
         progress: &dyn Progress,
     ) -> Result<Vec<CompactionReport>> {
-        let tables = match table {
-            Some(t) => vec![t.clone()],
-            None => self.hot.tables()?,
-        };
         let mut reports = Vec::new();
-        for table in tables {
-            let report = compact_table(self, &table, progress).await?;
-            if report.rows > 0 || report.deleted > 0 || report.truncated > 0 {
-                reports.push(report);
+        for shard in self.local_shards()? {
+            let hot = &shard.hot;
+            let tables = match table {
+                Some(t) if hot.shard() == self.config.shard || hot.tables()?.contains(t) => vec![t.clone()],
+                Some(_) => continue,
+                None => hot.tables()?,
+            };
+            for table in tables {
+                let report = compact_table(self, hot, &table, progress).await?;
+                if report.rows > 0 || report.deleted > 0 || report.truncated > 0 {
+                    reports.push(report);
+                }
             }
         }
         Ok(reports)
@@ -356,23 +434,31 @@ impl WarehouseInner {
 
     /// Delete compacted WAL entries older than `hot_retention` (they are only
     /// a cache once compacted; reads already skip them).
-    fn expire_hot_cache(&self, table: &TableName) -> Result<u64> {
-        let stats = self.hot.stats(table)?;
+    fn expire_hot_cache(&self, hot: &HotStoreRef, table: &TableName) -> Result<u64> {
+        let stats = hot.stats(table)?;
         let keep_since = chrono::Utc::now().timestamp_micros() - self.config.tiering.hot_retention.as_micros() as i64;
-        self.hot.truncate(table, stats.local_watermark, keep_since)
+        hot.truncate(table, stats.local_watermark, keep_since)
     }
 
-    /// Finish compactions that committed but did not truncate the WAL.
+    /// Finish compactions that committed but did not truncate the WAL, in
+    /// every shard of the folder.
     async fn recover(&self) -> Result<()> {
+        for shard in self.local_shards()? {
+            self.recover_shard(&shard.hot).await?;
+        }
+        Ok(())
+    }
+
+    async fn recover_shard(&self, hot: &HotStoreRef) -> Result<()> {
         let keep_since = chrono::Utc::now().timestamp_micros() - self.config.tiering.hot_retention.as_micros() as i64;
-        for table in self.hot.tables()? {
+        for table in hot.tables()? {
             let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
             let loaded = match self.load_table(&ident).await {
                 Ok(t) => t,
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     // Dropped elsewhere: its hot rows have nowhere to go.
                     tracing::warn!("hot WAL of {table} has no table in the catalog; dropping it");
-                    self.hot.drop_wal(&table)?;
+                    hot.drop_wal(&table)?;
                     continue;
                 }
                 Err(e) => {
@@ -383,9 +469,9 @@ impl WarehouseInner {
                     continue;
                 }
             };
-            let w = thermocline_catalog::watermark::watermark(loaded.metadata(), None, self.hot.shard());
+            let w = thermocline_catalog::watermark::watermark(loaded.metadata(), None, hot.shard());
             if w > 0 {
-                self.hot.truncate(&table, w, keep_since)?;
+                hot.truncate(&table, w, keep_since)?;
             }
         }
         Ok(())
@@ -403,29 +489,48 @@ async fn background_compaction(warehouse: std::sync::Weak<WarehouseInner>) {
             _ = inner.compaction_signal.notified() => {}
             _ = tick => {}
         }
-        let tables = match inner.hot.tables() {
-            Ok(t) => t,
+        let shards = match inner.local_shards() {
+            Ok(s) => s,
             Err(e) => {
                 tracing::warn!("background compaction: {e}");
                 continue;
             }
         };
-        for table in tables {
-            match inner.due_for_compaction(&table) {
-                Ok(true) => {
-                    if let Err(e) = compact_table(&inner, &table, &NoProgress).await {
-                        tracing::warn!("background compaction of {table} failed: {e}");
-                    }
-                }
-                Ok(false) => {
-                    if let Err(e) = inner.expire_hot_cache(&table) {
-                        tracing::warn!("expiring compacted rows of {table}: {e}");
-                    }
-                }
-                Err(e) => tracing::warn!("background compaction of {table}: {e}"),
+        for shard in shards {
+            if let Err(e) = compact_due(&inner, &shard.hot).await {
+                tracing::warn!("background compaction of shard {}: {e}", shard.hot.shard());
             }
         }
     }
+}
+
+/// One shard's pass of the background compactor: compact each table that is
+/// due, expire the compacted rows of the others.
+async fn compact_due(inner: &WarehouseInner, hot: &HotStoreRef) -> Result<()> {
+    for table in hot.tables()? {
+        match inner.due_for_compaction(hot, &table) {
+            Ok(true) => {
+                if let Err(e) = compact_table(inner, hot, &table, &NoProgress).await {
+                    tracing::warn!("background compaction of {table} failed: {e}");
+                }
+            }
+            Ok(false) => {
+                if let Err(e) = inner.expire_hot_cache(hot, &table) {
+                    tracing::warn!("expiring compacted rows of {table}: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("background compaction of {table}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn open_shard(root: &Path, name: &str, durability: crate::config::Durability) -> Result<LocalShard> {
+    let path = root.join("hot").join(format!("{name}.db"));
+    Ok(LocalShard {
+        hot: Arc::new(SqliteHotStore::open(&path, name, durability)?),
+        writer: Arc::new(tokio::sync::Mutex::new(())),
+    })
 }
 
 fn absolute(path: &Path) -> Result<std::path::PathBuf> {

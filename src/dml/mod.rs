@@ -13,6 +13,11 @@
 //!
 //! The caller has taken the shard's write lock before planning, so the rows
 //! read and the keys checked cannot change before the transaction commits.
+//! For a sharded table, INSERT takes the locks of the shards its rows go to
+//! here, before checking keys (every key of a sharded table includes the
+//! shard key, so a key lives in one shard and its lock covers the check),
+//! and UPDATE and DELETE took every shard's lock before planning. Each row is
+//! staged in the shard that owns it.
 
 pub mod keys;
 pub mod plan;
@@ -58,11 +63,13 @@ pub async fn insert(
 ) -> Result<Written> {
     let rows = prepare(table, &rows)?;
     let txn = table.transaction().clone();
-    txn.acquire(table.warehouse()).await?;
+    let owners = table.shard_rows(&rows)?;
+    let shards: Vec<String> = owners.keys().cloned().collect();
+    txn.acquire_shards(table.warehouse(), &shards).await?;
     let Some(clause) = on_conflict else {
         let all: Vec<&Constraint> = table.constraints().iter().collect();
         keys::check_unique(state, table, &all, &rows, &DeletedRows::default()).await?;
-        txn.stage(table.name(), WalOp::Insert, table.wal_batch(rows.clone())?)?;
+        stage_rows(table, WalOp::Insert, &rows, &owners)?;
         return Ok(Written {
             count: rows.num_rows() as u64,
             rows,
@@ -98,9 +105,8 @@ pub async fn delete(table: &TieredTable, rows: RecordBatch) -> Result<Written> {
     let ids = rows.project(&[users, users + 1, users + 2])?;
     let new_lsn: Option<Lsn> = None;
     let entry = delete_entry(table, &before, &ids, new_lsn)?;
-    table
-        .transaction()
-        .stage(table.name(), WalOp::Delete, table.wal_batch(entry)?)?;
+    // Each delete goes to the shard that owns the row.
+    stage_rows(table, WalOp::Delete, &entry, &table.shard_rows(&before)?)?;
     Ok(Written {
         count: before.num_rows() as u64,
         rows: before,
@@ -159,8 +165,31 @@ fn prepare(table: &TieredTable, rows: &RecordBatch) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(rows.schema(), columns)?)
 }
 
-/// Stage `Delete(before, ids → successors)` then `Insert(new_rows)`; row `i`
-/// of `new_rows` replaces row `i` of `before`.
+/// Stage the rows of `batch` (a WAL batch whose user columns come first),
+/// each in the shard `owners` gives it.
+fn stage_rows(
+    table: &TieredTable,
+    op: WalOp,
+    batch: &RecordBatch,
+    owners: &std::collections::BTreeMap<String, Vec<u32>>,
+) -> Result<()> {
+    let txn = table.transaction();
+    for (shard, rows) in owners {
+        let part = if rows.len() == batch.num_rows() {
+            batch.clone()
+        } else {
+            arrow::compute::take_record_batch(batch, &UInt32Array::from(rows.clone()))?
+        };
+        txn.stage(shard, table.name(), op, table.wal_batch(part)?)?;
+    }
+    Ok(())
+}
+
+/// Stage `Delete(before, ids → successors)` then `Insert(new_rows)` in each
+/// shard; row `i` of `new_rows` replaces row `i` of `before`, and rows of
+/// `new_rows` past the end of `before` are new. A replacement stays in its
+/// row's shard: changing the shard key to a value another shard owns is
+/// refused.
 fn stage_replacement(
     table: &TieredTable,
     before: &RecordBatch,
@@ -168,11 +197,45 @@ fn stage_replacement(
     new_rows: &RecordBatch,
 ) -> Result<()> {
     let txn = table.transaction();
-    // The insert entry follows the delete entry, so its first lsn is known.
-    let successor = txn.next_lsn()? + before.num_rows() as Lsn;
-    let entry = delete_entry(table, before, ids, Some(successor))?;
-    txn.stage(table.name(), WalOp::Delete, table.wal_batch(entry)?)?;
-    txn.stage(table.name(), WalOp::Insert, table.wal_batch(new_rows.clone())?)?;
+    let old_owners = table.shard_rows(before)?;
+    let new_owners = table.shard_rows(new_rows)?;
+    let mut old_shard = vec![""; before.num_rows()];
+    for (shard, rows) in &old_owners {
+        for r in rows {
+            old_shard[*r as usize] = shard;
+        }
+    }
+    for (shard, rows) in &new_owners {
+        // Rows of one shard, replacements (ascending) before new rows.
+        let replaced: Vec<u32> = rows.iter().copied().filter(|r| (*r as usize) < before.num_rows()).collect();
+        if let Some(moved) = replaced.iter().find(|r| old_shard[**r as usize] != shard.as_str()) {
+            let key = table.sharding().map(|s| s.key.clone()).unwrap_or_default();
+            return Err(Error::not_supported(format!(
+                "cannot change the shard key \"{key}\" of a row to a value owned by another shard ({} to {shard}): delete the row and insert it again",
+                old_shard[*moved as usize]
+            ))
+            .with_context("table", table.name()));
+        }
+        let indices = UInt32Array::from(replaced.clone());
+        let before_part = arrow::compute::take_record_batch(before, &indices)?;
+        let ids_part = arrow::compute::take_record_batch(ids, &indices)?;
+        let new_part = if rows.len() == new_rows.num_rows() {
+            new_rows.clone()
+        } else {
+            arrow::compute::take_record_batch(new_rows, &UInt32Array::from(rows.clone()))?
+        };
+        // The insert entry follows the delete entry, so its first lsn is known.
+        let successor = txn.next_lsn(shard)? + before_part.num_rows() as Lsn;
+        let entry = delete_entry(table, &before_part, &ids_part, Some(successor))?;
+        txn.stage(shard, table.name(), WalOp::Delete, table.wal_batch(entry)?)?;
+        txn.stage(shard, table.name(), WalOp::Insert, table.wal_batch(new_part)?)?;
+    }
+    // Replaced rows whose new version went nowhere cannot happen (every
+    // replaced row has a new version), but the count must say so.
+    let staged: usize = new_owners.values().map(Vec::len).sum();
+    if staged != new_rows.num_rows() {
+        return Err(Error::internal("a replacement row has no shard"));
+    }
     Ok(())
 }
 
@@ -310,9 +373,7 @@ async fn insert_or_skip(
         .filter(|c| !arbiters.iter().any(|a| a.name == c.name))
         .collect();
     keys::check_unique(state, table, &others, &kept, &DeletedRows::default()).await?;
-    table
-        .transaction()
-        .stage(table.name(), WalOp::Insert, table.wal_batch(kept.clone())?)?;
+    stage_rows(table, WalOp::Insert, &kept, &table.shard_rows(&kept)?)?;
     Ok(Written {
         count: kept.num_rows() as u64,
         rows: kept,

@@ -90,7 +90,16 @@ impl Versions {
         // 1. The hot tier, every user column (a first load only to learn the
         //    columns; the schema cannot change under us without the
         //    compaction lock, and a stale one only maps fewer columns).
-        let columns = wal_fields(wh.load_table(&ident).await?.metadata())?;
+        let first = wh.load_table(&ident).await?;
+        if first.metadata().properties().contains_key(crate::shard::routing::SHARD_KEY) {
+            // The versions below merge one shard's hot tier with the log.
+            return Err(Error::not_supported(
+                "row history (versions, CDC, time travel to a time) of sharded tables is not supported yet; \
+                 time travel to a snapshot id is",
+            )
+            .with_context("table", name));
+        }
+        let columns = wal_fields(first.metadata())?;
         let hot = match wh.hot.read(name, None, Some(&columns)) {
             Ok(hot) => hot,
             Err(e) if e.kind() == ErrorKind::NotFound => HotSnapshot::default(),

@@ -235,8 +235,7 @@ impl Session {
         // No writer stages rows and no compaction maps the WAL onto the
         // schema while it changes.
         self.txn.acquire(&self.warehouse).await?;
-        let lock = self.warehouse.compaction_lock(table);
-        let _compaction = lock.lock().await;
+        let _compaction = self.warehouse.lock_compactions(table).await?;
         let loaded = self.warehouse.load_table(&ident).await?;
         let metadata = loaded.metadata();
         let mut evolution = Evolution::new(table, metadata)?;

@@ -153,6 +153,7 @@ impl Session {
             &constraints,
             create.partition_by.as_deref(),
             &create.table_options,
+            self.warehouse.config.sharding.as_ref(),
         )?;
         let creation = TableCreation::builder()
             .name(table.name.clone())

@@ -190,12 +190,15 @@ pub fn columns_from_arrow(schema: &arrow::datatypes::Schema) -> Result<Vec<Colum
 }
 
 /// Build the table definition: columns get ids 1..n, hidden columns follow.
+/// `default_sharding` (the warehouse's) applies when the options name no
+/// shard key and the table has its key column.
 pub fn table_definition(
     table: &str,
     columns: &[ColumnSpec],
     constraints: &[Constraint],
     partition_by: Option<&Expr>,
     options: &CreateTableOptions,
+    default_sharding: Option<&crate::shard::Sharding>,
 ) -> Result<TableDefinition> {
     let mut fields = Vec::with_capacity(columns.len() + 3);
     let mut seen = std::collections::HashSet::new();
@@ -255,6 +258,12 @@ pub fn table_definition(
         (props::COMPRESSION.to_string(), "zstd".to_string()),
     ]);
     properties.extend(table_options(table, options)?);
+    if !properties.contains_key(crate::shard::routing::SHARD_KEY)
+        && let Some(sharding) = default_sharding.filter(|s| columns.iter().any(|c| c.name == s.key))
+    {
+        properties.extend(sharding.to_properties());
+    }
+    check_sharding(table, &schema, constraints, &properties)?;
     if !constraints.is_empty() {
         properties.insert(CONSTRAINTS.to_string(), constraints::to_property(constraints)?);
     }
@@ -275,6 +284,55 @@ pub fn table_definition(
         partition_spec,
         properties,
     })
+}
+
+/// A sharded table's key column must exist and route, and every PRIMARY KEY
+/// and UNIQUE constraint must include it: a key then lives in one shard,
+/// whose write lock makes its uniqueness check sound.
+fn check_sharding(
+    table: &str,
+    schema: &Schema,
+    constraints: &[Constraint],
+    properties: &HashMap<String, String>,
+) -> Result<()> {
+    let sharding = crate::shard::Sharding::from_properties(properties).map_err(|e| {
+        Error::new(ErrorKind::Plan, e.message().to_string()).with_context("table", table)
+    })?;
+    let Some(sharding) = sharding else {
+        for key in [
+            crate::shard::routing::SHARD_COUNT,
+            crate::shard::routing::SHARD_ALGORITHM,
+            crate::shard::routing::SHARD_BOUNDS,
+        ] {
+            if properties.contains_key(key) {
+                return Err(Error::plan("sharding options need shard_key = '<column>'").with_context("table", table));
+            }
+        }
+        return Ok(());
+    };
+    let field = schema
+        .field_by_name(&sharding.key)
+        .filter(|f| !hidden::is_hidden(&f.name))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedColumn,
+                format!("shard key column \"{}\" does not exist", sharding.key),
+            )
+            .with_context("table", table)
+        })?;
+    let arrow_type = iceberg::arrow::type_to_arrow_type(&field.field_type)
+        .map_err(|e| Error::from(e).with_context("table", table))?;
+    sharding
+        .check_key_type(&arrow_type)
+        .map_err(|e| e.with_context("table", table))?;
+    if let Some(c) = constraints.iter().find(|c| !c.columns.contains(&sharding.key)) {
+        return Err(Error::plan(format!(
+            "constraint \"{}\" must include the shard key \"{}\": a key of a sharded table lives in one shard",
+            c.name, sharding.key
+        ))
+        .with_context("table", table));
+    }
+    Ok(())
 }
 
 /// `WITH (key = value, ...)`: Iceberg table properties, with a few friendly
@@ -305,6 +363,10 @@ fn table_options(table: &str, options: &CreateTableOptions) -> Result<HashMap<St
         let key = match key.value.as_str() {
             "sort_by" => props::SORT_BY.to_string(),
             "target_file_size" => props::TARGET_FILE_SIZE.to_string(),
+            "shard_key" => crate::shard::routing::SHARD_KEY.to_string(),
+            "shards" | "shard_count" => crate::shard::routing::SHARD_COUNT.to_string(),
+            "sharding" | "shard_algorithm" => crate::shard::routing::SHARD_ALGORITHM.to_string(),
+            "shard_bounds" => crate::shard::routing::SHARD_BOUNDS.to_string(),
             other => other.to_string(),
         };
         let value = if key == props::TARGET_FILE_SIZE {

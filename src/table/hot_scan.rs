@@ -1,5 +1,5 @@
 //! The hot side of a tiered scan: WAL rows above the cut, already read from
-//! the shard's hot tier when the scan was planned (that read *is* the cut,
+//! each shard's hot tier when the scan was planned (that read *is* the cut,
 //! see `TieredTable::scan`).
 
 use std::fmt;
@@ -19,44 +19,24 @@ use futures::StreamExt;
 
 use crate::hot::Lsn;
 
-/// Scans rows of a table's hot tier that lie above the snapshot watermark.
-#[derive(Debug)]
-pub struct HotScanExec {
-    table: String,
-    shard: String,
+/// One shard's hot rows above its watermark, already read.
+#[derive(Debug, Clone)]
+pub struct HotPart {
+    pub shard: String,
     /// Rows with lsn at or below this are in the Iceberg snapshot.
-    watermark: Lsn,
-    entries: usize,
-    batches: Arc<Vec<RecordBatch>>,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-    metrics: ExecutionPlanMetricsSet,
+    pub watermark: Lsn,
+    /// WAL entries read.
+    pub entries: usize,
+    pub batches: Arc<Vec<RecordBatch>>,
 }
 
-impl HotScanExec {
-    pub fn new(
-        table: String,
-        shard: String,
-        watermark: Lsn,
-        entries: usize,
-        batches: Vec<RecordBatch>,
-        schema: SchemaRef,
-    ) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+impl HotPart {
+    pub fn new(shard: String, watermark: Lsn, entries: usize, batches: Vec<RecordBatch>) -> Self {
         Self {
-            table,
             shard,
             watermark,
             entries,
             batches: Arc::new(batches),
-            schema,
-            properties,
-            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -65,26 +45,83 @@ impl HotScanExec {
     }
 }
 
+/// How many shards EXPLAIN names one by one before it summarises.
+const SHARDS_SHOWN: usize = 8;
+
+/// Scans rows of a table's hot tiers that lie above each shard's snapshot
+/// watermark: one partition per shard.
+#[derive(Debug)]
+pub struct HotScanExec {
+    table: String,
+    parts: Vec<HotPart>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl HotScanExec {
+    pub fn new(table: String, parts: Vec<HotPart>, schema: SchemaRef) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(parts.len().max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Self {
+            table,
+            parts,
+            schema,
+            properties,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.parts.iter().map(HotPart::row_count).sum()
+    }
+}
+
 impl DisplayAs for HotScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match t {
-            DisplayFormatType::TreeRender => write!(
+        let entries: usize = self.parts.iter().map(|p| p.entries).sum();
+        match (t, self.parts.as_slice()) {
+            (DisplayFormatType::TreeRender, [part]) => write!(
                 f,
                 "table={}\nshard={}\nlsn>{}\nrows={}",
                 self.table,
-                self.shard,
-                self.watermark,
+                part.shard,
+                part.watermark,
                 self.row_count()
             ),
-            _ => write!(
+            (DisplayFormatType::TreeRender, parts) => write!(
+                f,
+                "table={}\nshards={}\nrows={}",
+                self.table,
+                parts.len(),
+                self.row_count()
+            ),
+            (_, [part]) => write!(
                 f,
                 "HotScan: table={}, shard={}, lsn > {}, rows={}, wal_entries={}",
                 self.table,
-                self.shard,
-                self.watermark,
+                part.shard,
+                part.watermark,
                 self.row_count(),
-                self.entries
+                entries
             ),
+            (_, parts) => {
+                write!(f, "HotScan: table={}, shards=[", self.table)?;
+                for (i, part) in parts.iter().take(SHARDS_SHOWN).enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{} lsn > {} rows={}", part.shard, part.watermark, part.row_count())?;
+                }
+                if parts.len() > SHARDS_SHOWN {
+                    write!(f, ", … {} more", parts.len() - SHARDS_SHOWN)?;
+                }
+                write!(f, "], rows={}, wal_entries={entries}", self.row_count())
+            }
         }
     }
 }
@@ -107,12 +144,21 @@ impl ExecutionPlan for HotScanExec {
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return datafusion::common::internal_err!("HotScanExec has one partition, asked for {partition}");
-        }
+        let batches = match self.parts.get(partition) {
+            Some(part) => part.batches.as_ref().clone(),
+            // A scan over no shard at all (the filter allows none) still
+            // has one, empty, partition.
+            None if partition == 0 => Vec::new(),
+            None => {
+                return datafusion::common::internal_err!(
+                    "HotScanExec has {} partitions, asked for {partition}",
+                    self.parts.len()
+                );
+            }
+        };
         let scanned = MetricBuilder::new(&self.metrics).counter("hot_rows_scanned", partition);
         let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
-        let stream = MemoryStream::try_new(self.batches.as_ref().clone(), self.schema.clone(), None)?;
+        let stream = MemoryStream::try_new(batches, self.schema.clone(), None)?;
         let counted = stream.map(move |batch| {
             if let Ok(b) = &batch {
                 scanned.add(b.num_rows());

@@ -17,7 +17,7 @@ pub mod tiered_scan;
 pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};
 pub use hot_scan::HotScanExec;
 pub use provider::{TieredTable, wal_fields};
-pub use tiered_scan::{CutSummary, RowFilter, TieredScanExec};
+pub use tiered_scan::{CutSummary, RowFilter, ShardCut, TieredScanExec};
 
 /// Cast that fails on a value it cannot convert. Arrow's default cast is
 /// "safe": it turns such values into NULL, which on a write path silently

@@ -10,6 +10,11 @@
 //!    Iceberg *before* it truncates the WAL, so `W(S) >= Wl`, and every row
 //!    above `W(S)` is still in what step 1 read;
 //! 3. drop hot rows with `lsn <= W(S)`: they are already in `S`.
+//!
+//! A sharded table has one hot tier per shard: step 1 reads each shard the
+//! scan needs (all of them, or the owners of the key values its filter
+//! fixes), each in its own transaction, and step 3 uses each shard's own
+//! watermark `W(S, shard)`. The argument above holds shard by shard.
 
 use std::sync::Arc;
 
@@ -34,13 +39,14 @@ use iceberg::scan::FileScanTask;
 use iceberg::spec::TableMetadata;
 
 use super::constraints::{self, Constraint};
-use super::hot_scan::HotScanExec;
+use super::hot_scan::{HotPart, HotScanExec};
 use super::insert::HotInsertExec;
 use super::row_id::DeletedRows;
-use super::tiered_scan::{ColdFiles, CutSummary, RowFilter, TieredScanExec};
+use super::tiered_scan::{ColdFiles, CutSummary, RowFilter, ShardCut, TieredScanExec};
 use super::{hidden, predicate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::{HotSnapshot, Lsn, TableName, WalOp};
+use crate::shard::Sharding;
 use crate::transaction::TransactionState;
 use crate::warehouse::WarehouseInner;
 
@@ -68,6 +74,17 @@ pub struct TieredTable {
     /// A cut read beforehand, which every scan then uses instead of reading
     /// its own: history reads it once for several plans over one instant.
     pinned: Option<Arc<PinnedCut>>,
+    /// How rows are spread over shards; `None`: all in the home shard.
+    sharding: Option<Arc<Sharding>>,
+}
+
+/// One shard's part of a cut: its hot entries and its watermark in the
+/// snapshot read.
+#[derive(Debug)]
+struct ShardTail {
+    shard: String,
+    hot: HotSnapshot,
+    watermark: Lsn,
 }
 
 /// A cut read ahead of planning (see [`TieredTable::pinned`]).
@@ -95,6 +112,9 @@ impl TieredTable {
         let wal_fields = wal_fields(metadata)?;
         let constraints =
             constraints::from_properties(metadata.properties()).map_err(|e| e.with_context("table", &name))?;
+        let sharding = Sharding::from_properties(metadata.properties())
+            .map_err(|e| e.with_context("table", &name))?
+            .map(Arc::new);
         let jsonb = metadata
             .current_schema()
             .as_struct()
@@ -115,7 +135,59 @@ impl TieredTable {
             warehouse,
             txn,
             pinned: None,
+            sharding,
         })
+    }
+
+    /// The table's sharding, if it is sharded.
+    pub fn sharding(&self) -> Option<&Sharding> {
+        self.sharding.as_deref()
+    }
+
+    /// Every shard that holds the table's hot rows.
+    pub fn shards(&self) -> Vec<String> {
+        match &self.sharding {
+            Some(sharding) => sharding.shard_names(),
+            None => vec![self.warehouse.config.shard.clone()],
+        }
+    }
+
+    /// The rows of `batch` (user columns in table order) by the shard that
+    /// owns them, shards in name order. An unsharded table's rows all belong
+    /// to the home shard. A row without its shard key is an error.
+    pub fn shard_rows(&self, batch: &RecordBatch) -> Result<std::collections::BTreeMap<String, Vec<u32>>> {
+        let mut rows: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+        let Some(sharding) = &self.sharding else {
+            rows.insert(
+                self.warehouse.config.shard.clone(),
+                (0..batch.num_rows() as u32).collect(),
+            );
+            return Ok(rows);
+        };
+        let key = self.user_schema.index_of(&sharding.key).map_err(|_| {
+            Error::new(
+                ErrorKind::UndefinedColumn,
+                format!("shard key column \"{}\" does not exist", sharding.key),
+            )
+            .with_context("table", &self.name)
+        })?;
+        let owners = sharding.route(&self.name.name, batch.column(key))?;
+        for (row, owner) in owners.into_iter().enumerate() {
+            rows.entry(crate::shard::shard_name(owner)).or_default().push(row as u32);
+        }
+        Ok(rows)
+    }
+
+    /// The shards a scan with `filters` reads, and whether the filters
+    /// narrowed them.
+    fn shards_to_read(&self, filters: &[Expr]) -> (Vec<String>, bool) {
+        match &self.sharding {
+            Some(sharding) => match crate::shard::shards_for_filters(sharding, filters) {
+                Some(owners) => (owners.into_iter().map(crate::shard::shard_name).collect(), true),
+                None => (sharding.shard_names(), false),
+            },
+            None => (vec![self.warehouse.config.shard.clone()], false),
+        }
     }
 
     /// The same table, with each row version's `_lsn`, `_shard` and
@@ -195,10 +267,14 @@ impl TieredTable {
         &self.warehouse
     }
 
-    /// Read the cut described in the module docs, plus the transaction's
-    /// staged entries (which sit above every committed lsn).
+    /// Read the cut described in the module docs over `shards`, plus the
+    /// transaction's staged entries (which sit above every committed lsn).
     /// `user_projection` applies to the user columns of insert entries.
-    async fn read_cut(&self, user_projection: Option<&[usize]>) -> Result<(HotSnapshot, iceberg::table::Table, Lsn)> {
+    async fn read_cut(
+        &self,
+        user_projection: Option<&[usize]>,
+        shards: &[String],
+    ) -> Result<(Vec<ShardTail>, iceberg::table::Table)> {
         if let Some(pinned) = &self.pinned {
             let mut hot = pinned.hot.clone();
             if let Some(p) = user_projection {
@@ -206,32 +282,49 @@ impl TieredTable {
                     entry.batch = entry.batch.project(p)?;
                 }
             }
-            let watermark = thermocline_catalog::watermark::watermark(
-                pinned.table.metadata(),
-                pinned.snapshot_id,
-                self.warehouse.hot.shard(),
-            )
-            .max(hot.local_watermark);
-            return Ok((hot, pinned.table.clone(), watermark));
+            let shard = self.warehouse.hot.shard();
+            let watermark =
+                thermocline_catalog::watermark::watermark(pinned.table.metadata(), pinned.snapshot_id, shard)
+                    .max(hot.local_watermark);
+            let tail = ShardTail {
+                shard: shard.to_string(),
+                hot,
+                watermark,
+            };
+            return Ok((vec![tail], pinned.table.clone()));
         }
         let columns: Option<Vec<FieldRef>> =
             user_projection.map(|p| p.iter().map(|i| self.wal_fields[*i].clone()).collect());
-        let mut hot = match self.warehouse.hot.read(&self.name, None, columns.as_deref()) {
-            Ok(hot) => hot,
-            // A table created by another engine has no WAL here: no hot rows.
-            Err(e) if e.kind() == ErrorKind::NotFound => HotSnapshot::default(),
-            Err(e) => return Err(e),
-        };
-        for mut entry in self.txn.staged(&self.name) {
+        let mut tails = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let hot = match self.warehouse.hot_of(shard)?.read(&self.name, None, columns.as_deref()) {
+                Ok(hot) => hot,
+                // A table created by another engine, or a shard not written
+                // yet, has no WAL here: no hot rows.
+                Err(e) if e.kind() == ErrorKind::NotFound => HotSnapshot::default(),
+                Err(e) => return Err(e.with_context("shard", shard)),
+            };
+            tails.push(ShardTail {
+                shard: shard.clone(),
+                hot,
+                watermark: 0,
+            });
+        }
+        for (shard, mut entry) in self.txn.staged(&self.name) {
             if let (WalOp::Insert, Some(p)) = (entry.op, user_projection) {
                 entry.batch = entry.batch.project(p)?;
             }
-            hot.entries.push(entry);
+            // Staged rows of a shard the filters ruled out cannot match them.
+            if let Some(tail) = tails.iter_mut().find(|t| t.shard == shard) {
+                tail.hot.entries.push(entry);
+            }
         }
         let table = self.warehouse.load_table(&self.ident).await?;
-        let watermark = thermocline_catalog::watermark::watermark(table.metadata(), None, self.warehouse.hot.shard())
-            .max(hot.local_watermark);
-        Ok((hot, table, watermark))
+        for tail in &mut tails {
+            tail.watermark = thermocline_catalog::watermark::watermark(table.metadata(), None, &tail.shard)
+                .max(tail.hot.local_watermark);
+        }
+        Ok((tails, table))
     }
 
     /// The cold side: Iceberg planning (partition, manifest and metrics
@@ -448,16 +541,11 @@ pub fn wal_fields(metadata: &TableMetadata) -> Result<Vec<FieldRef>> {
         .collect())
 }
 
-/// Hot rows of the cut: insert entries' rows above `watermark`, without the
-/// versions deleted above it, shaped to `projection` of the provider schema
-/// (`users` user columns, then `_lsn`, `_shard`, `_commit_ts`; the user columns of each
-/// batch are already projected to the user part of `projection`).
-struct HotRows {
-    batches: Vec<RecordBatch>,
-    entries: usize,
-    deleted: DeletedRows,
-}
-
+/// Hot rows of one shard's cut: insert entries' rows above `watermark`,
+/// without the versions in `deleted`, shaped to `projection` of the provider
+/// schema (`users` user columns, then `_lsn`, `_shard`, `_commit_ts`; the
+/// user columns of each batch are already projected to the user part of
+/// `projection`).
 fn hot_rows(
     hot: HotSnapshot,
     watermark: Lsn,
@@ -465,9 +553,8 @@ fn hot_rows(
     users: usize,
     projection: &[usize],
     schema: &SchemaRef,
-) -> Result<HotRows> {
-    let entries = hot.entries.len();
-    let deleted = DeletedRows::above(&hot.entries, watermark)?;
+    deleted: &DeletedRows,
+) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
     for entry in hot.entries {
         if entry.op != WalOp::Insert || entry.last_lsn <= watermark {
@@ -506,11 +593,7 @@ fn hot_rows(
             batches.push(batch);
         }
     }
-    Ok(HotRows {
-        batches: coalesce(schema, batches)?,
-        entries,
-        deleted,
-    })
+    coalesce(schema, batches)
 }
 
 /// Rows per batch the hot scan aims for when it joins small entries.
@@ -588,31 +671,49 @@ impl TableProvider for TieredTable {
         let projected = Arc::new(self.schema.project(&projection)?);
         let users = self.user_schema.fields().len();
         let user_projection: Vec<usize> = projection.iter().copied().filter(|i| *i < users).collect();
-        let (hot, table, watermark) = self.read_cut(Some(&user_projection)).await?;
-        let shard = self.warehouse.hot.shard().to_string();
+        let (shards, narrowed) = self.shards_to_read(filters);
+        let (tails, table) = self.read_cut(Some(&user_projection), &shards).await?;
+        // Versions deleted above the cut, whichever shard wrote the delete.
+        let mut deleted = DeletedRows::default();
+        for tail in &tails {
+            deleted.extend(&DeletedRows::above(&tail.hot.entries, tail.watermark)?);
+        }
         // An empty projection (COUNT(*)) still needs the row count: decode
         // gives zero-column batches with the right number of rows.
-        let hot = hot_rows(hot, watermark, &shard, users, &projection, &projected)?;
-        let deleted = Arc::new(hot.deleted);
+        let mut parts = Vec::with_capacity(tails.len());
+        for tail in tails {
+            let entries = tail.hot.entries.len();
+            let batches = hot_rows(
+                tail.hot,
+                tail.watermark,
+                &tail.shard,
+                users,
+                &projection,
+                &projected,
+                &deleted,
+            )?;
+            parts.push(HotPart::new(tail.shard, tail.watermark, entries, batches));
+        }
+        let deleted = Arc::new(deleted);
         let mut cut = CutSummary {
             table: self.name.to_string(),
-            shard: shard.clone(),
-            watermark,
-            hot_rows: hot.batches.iter().map(|b| b.num_rows()).sum(),
+            shards: parts
+                .iter()
+                .map(|p| ShardCut {
+                    shard: p.shard.clone(),
+                    watermark: p.watermark,
+                    hot_rows: p.row_count(),
+                })
+                .collect(),
+            shards_total: self.sharding.as_ref().map(|s| s.count as usize),
+            shards_narrowed: narrowed,
             deleted_rows: deleted.len(),
             ..CutSummary::default()
         };
         let cold = self
             .plan_cold(state, &table, &projection, filters, limit, &deleted, &mut cut)
             .await?;
-        let hot_exec: Arc<dyn ExecutionPlan> = Arc::new(HotScanExec::new(
-            self.name.to_string(),
-            shard,
-            watermark,
-            hot.entries,
-            hot.batches,
-            projected.clone(),
-        ));
+        let hot_exec: Arc<dyn ExecutionPlan> = Arc::new(HotScanExec::new(self.name.to_string(), parts, projected.clone()));
         let mut children = vec![hot_exec];
         let mut row_filter = None;
         let cold_files = cold.map(|(plan, files, filter)| {

@@ -28,9 +28,12 @@ use crate::hot::Lsn;
 pub struct CutSummary {
     pub table: String,
     pub snapshot_id: Option<i64>,
-    pub shard: String,
-    pub watermark: Lsn,
-    pub hot_rows: usize,
+    /// Each shard read, with its watermark in the snapshot.
+    pub shards: Vec<ShardCut>,
+    /// How many shards a sharded table has (`None`: unsharded).
+    pub shards_total: Option<usize>,
+    /// The query's filter fixed the shard key, so only its owners are read.
+    pub shards_narrowed: bool,
     /// Data files in the snapshot.
     pub files_total: usize,
     /// Data files left after partition, manifest and metrics pruning.
@@ -42,6 +45,14 @@ pub struct CutSummary {
     /// Row versions deleted above the cut (hidden until compaction writes
     /// the deletes into Iceberg).
     pub deleted_rows: usize,
+}
+
+/// One shard's part of a cut.
+#[derive(Debug, Clone, Default)]
+pub struct ShardCut {
+    pub shard: String,
+    pub watermark: Lsn,
+    pub hot_rows: usize,
 }
 
 /// Drops deleted row versions from the cold side's batches, then the
@@ -71,6 +82,11 @@ impl RowFilter {
 impl CutSummary {
     pub fn files_pruned(&self) -> usize {
         self.files_total.saturating_sub(self.files_planned)
+    }
+
+    /// Hot rows above the cut, over every shard read.
+    pub fn hot_rows(&self) -> usize {
+        self.shards.iter().map(|s| s.hot_rows).sum()
     }
 }
 
@@ -164,16 +180,27 @@ impl DisplayAs for TieredScanExec {
             DisplayFormatType::TreeRender => write!(
                 f,
                 "table={}\nsnapshot={snapshot}\nhot_rows={}\nfiles={}/{}",
-                c.table, c.hot_rows, c.files_planned, c.files_total
+                c.table,
+                c.hot_rows(),
+                c.files_planned,
+                c.files_total
             ),
             _ => {
+                write!(f, "TieredScan: table={}, snapshot={snapshot}, ", c.table)?;
+                match (c.shards_total, c.shards.as_slice()) {
+                    (None, [one]) => write!(f, "shard={}, watermark={}", one.shard, one.watermark)?,
+                    (total, shards) => {
+                        let total = total.unwrap_or(shards.len());
+                        write!(f, "shards={} of {total}", shards.len())?;
+                        if c.shards_narrowed {
+                            write!(f, " (shard key fixed by the filter)")?;
+                        }
+                    }
+                }
                 write!(
                     f,
-                    "TieredScan: table={}, snapshot={snapshot}, shard={}, watermark={}, hot_rows={}, files_planned={}, files_pruned={} of {}",
-                    c.table,
-                    c.shard,
-                    c.watermark,
-                    c.hot_rows,
+                    ", hot_rows={}, files_planned={}, files_pruned={} of {}",
+                    c.hot_rows(),
                     c.files_planned,
                     c.files_pruned(),
                     c.files_total
@@ -208,7 +235,7 @@ impl ExecutionPlan for TieredScanExec {
         if partition.is_none()
             && let Some(cold) = self.cut.cold_rows
         {
-            let rows = cold as usize + self.cut.hot_rows;
+            let rows = cold as usize + self.cut.hot_rows();
             stats.num_rows = if self.cut.limited {
                 Precision::Inexact(rows)
             } else {

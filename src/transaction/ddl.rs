@@ -95,19 +95,20 @@ fn ident(table: &TableName) -> Result<TableIdent> {
     Ok(TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?)
 }
 
-/// Drop a table now: its Iceberg metadata and files, its WAL in this shard
-/// and its change log. What DROP TABLE does outside a transaction and at
+/// Drop a table now: its Iceberg metadata and files, its WAL in every
+/// local shard and its change log. What DROP TABLE does outside a transaction and at
 /// COMMIT inside one.
 pub(crate) async fn purge_table(wh: &WarehouseInner, table: &TableName) -> Result<()> {
     let ident = ident(table)?;
     // No compaction commits into a table that is going away.
-    let lock = wh.compaction_lock(table);
-    let _guard = lock.lock().await;
+    let _guards = wh.lock_compactions(table).await?;
     wh.catalog
         .purge_table(&ident)
         .await
         .map_err(|e| Error::from(e).with_context("table", table))?;
-    wh.hot.drop_wal(table)?;
+    for shard in wh.local_shards()? {
+        shard.hot.drop_wal(table)?;
+    }
     let log = crate::history::log::log_name(table);
     let log_ident = TableIdent::from_strs([log.namespace.as_str(), log.name.as_str()])?;
     if wh.catalog.table_exists(&log_ident).await? {
@@ -125,17 +126,25 @@ async fn drop_created_table(wh: &WarehouseInner, table: &TableName) -> Result<()
         Ok(loaded) => loaded,
         // Never made it into the catalog, or already gone: only a WAL may
         // be left (dropping a missing one is a no-op).
-        Err(e) if e.kind() == ErrorKind::NotFound => return wh.hot.drop_wal(table),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            for shard in wh.local_shards()? {
+                shard.hot.drop_wal(table)?;
+            }
+            return Ok(());
+        }
         Err(e) => return Err(e),
     };
     // The transaction's own rows were only staged, never committed: any
     // committed row (in the WAL, or compacted into a snapshot) is someone
     // else's acknowledged write.
-    let committed_hot = match wh.hot.stats(table) {
-        Ok(stats) => stats.max_lsn > 0,
-        Err(e) if e.kind() == ErrorKind::NotFound => false,
-        Err(e) => return Err(e),
-    };
+    let mut committed_hot = false;
+    for shard in wh.local_shards()? {
+        committed_hot |= match shard.hot.stats(table) {
+            Ok(stats) => stats.max_lsn > 0,
+            Err(e) if e.kind() == ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+    }
     if committed_hot || loaded.metadata().current_snapshot().is_some() {
         return Err(Error::new(
             ErrorKind::DependentObjects,
@@ -170,8 +179,7 @@ async fn restore_schema(
     let ident = ident(table)?;
     // Compaction maps WAL entries onto the current schema: not while it
     // changes.
-    let lock = wh.compaction_lock(table);
-    let _guard = lock.lock().await;
+    let _guards = wh.lock_compactions(table).await?;
     let loaded = match wh.load_table(&ident).await {
         Ok(loaded) => loaded,
         // Dropped since: there is no schema left to restore.

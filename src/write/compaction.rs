@@ -29,7 +29,7 @@ use thermocline_catalog::watermark::{CommitOutcome, WatermarkCommit};
 use super::rewrite::{FileRewrite, rewrite_without};
 use super::{Progress, files};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hot::{HotSnapshot, Lsn, TableName, WalOp};
+use crate::hot::{HotSnapshot, HotStoreRef, Lsn, TableName, WalOp};
 use crate::sql::ddl::props;
 use crate::table::hidden;
 use crate::table::row_id::DeletedRows;
@@ -39,6 +39,8 @@ use crate::warehouse::WarehouseInner;
 #[derive(Debug, Clone, Default)]
 pub struct CompactionReport {
     pub table: String,
+    /// The shard whose hot rows were compacted.
+    pub shard: String,
     pub rows: u64,
     pub files: usize,
     pub bytes: u64,
@@ -61,23 +63,28 @@ pub struct CompactionReport {
     pub elapsed: Duration,
 }
 
-/// Compact everything hot in `table` at the moment compaction starts.
+/// Compact everything hot in `table` in the shard whose hot tier is `hot`,
+/// at the moment compaction starts. Shards compact the same table
+/// independently: each commit records only its own shard's watermark, and
+/// commits that race are retried by [`WatermarkCommit`].
 pub async fn compact_table(
     wh: &WarehouseInner,
+    hot_tier: &HotStoreRef,
     table: &TableName,
     progress: &dyn Progress,
 ) -> Result<CompactionReport> {
     let started = Instant::now();
-    let lock = wh.compaction_lock(table);
+    let shard = hot_tier.shard().to_string();
+    let lock = wh.compaction_lock(table, &shard);
     let _guard = lock.lock().await;
-    let shard = wh.hot.shard().to_string();
     let keep_since = keep_since(wh);
     let mut report = CompactionReport {
         table: table.to_string(),
+        shard: shard.clone(),
         ..Default::default()
     };
 
-    let stats = wh.hot.stats(table)?;
+    let stats = hot_tier.stats(table)?;
     if wh.schema_pinned(table) {
         tracing::info!("not compacting {table}: an open transaction altered it");
         report.watermark = stats.local_watermark;
@@ -93,12 +100,12 @@ pub async fn compact_table(
     // while this compaction maps WAL entries onto it by field id.
     let iceberg_table = wh.load_table(&ident).await?;
     let columns = crate::table::wal_fields(iceberg_table.metadata())?;
-    let hot = wh.hot.read(table, Some(upto), Some(&columns))?;
+    let hot = hot_tier.read(table, Some(upto), Some(&columns))?;
     let expected = thermocline_catalog::watermark::watermark(iceberg_table.metadata(), None, &shard);
     if expected >= upto {
         // Already committed (a crash after the commit): just finish.
         report.watermark = expected;
-        report.truncated = wh.hot.truncate(table, expected, keep_since)?;
+        report.truncated = hot_tier.truncate(table, expected, keep_since)?;
         return Ok(report);
     }
 
@@ -171,13 +178,13 @@ pub async fn compact_table(
         Ok(CommitOutcome::Committed { snapshot_id, .. }) => {
             report.snapshot_id = Some(snapshot_id);
             report.watermark = upto;
-            report.truncated = wh.hot.truncate(table, upto, keep_since)?;
+            report.truncated = hot_tier.truncate(table, upto, keep_since)?;
         }
         Ok(CommitOutcome::Superseded { current }) => {
             delete_files(&iceberg_table, &files).await;
             report.superseded = true;
             report.watermark = current;
-            report.truncated = wh.hot.truncate(table, current, keep_since)?;
+            report.truncated = hot_tier.truncate(table, current, keep_since)?;
         }
         Err(e) => {
             // The commit may or may not have landed (e.g. a lost response);
