@@ -142,10 +142,7 @@ impl WarehouseConfig {
 /// A shard name is also a file name and a watermark key: non-empty ASCII
 /// letters, digits, `-` or `_`.
 pub fn check_shard_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(Error::new(
             ErrorKind::Config,
             format!("shard name {name:?} must be 1 to 64 ASCII letters, digits, - or _"),

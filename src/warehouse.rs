@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use futures::StreamExt;
+
 use datafusion::execution::object_store::ObjectStoreUrl;
 use iceberg::table::Table;
 use iceberg::{NamespaceIdent, TableIdent};
@@ -27,6 +29,11 @@ use crate::session::Session;
 use crate::write::maintenance::maintain_table;
 use crate::write::{CompactionReport, MaintenanceOptions, MaintenanceReport, NoProgress, Progress, compact_table};
 
+type AsyncLock = Arc<tokio::sync::Mutex<()>>;
+
+/// How many shards compact at once in [`Warehouse::compact`].
+const COMPACTION_PARALLELISM: usize = 8;
+
 /// The default SQL schema (an Iceberg namespace).
 pub const DEFAULT_NAMESPACE: &str = "public";
 /// Catalog name inside `catalog.db` (pyiceberg: `SqlCatalog("thermocline", ...)`).
@@ -42,7 +49,12 @@ pub struct WarehouseInner {
     /// Every shard whose hot tier this process holds, opened on first use.
     shards: Mutex<HashMap<String, Arc<LocalShard>>>,
     store: Arc<dyn ObjectStore>,
-    compaction_locks: Mutex<HashMap<(TableName, String), Arc<tokio::sync::Mutex<()>>>>,
+    /// One compaction at a time per table and shard.
+    compaction_locks: Mutex<HashMap<(TableName, String), AsyncLock>>,
+    /// One Iceberg commit at a time per table from this process: shards
+    /// compacting side by side write their files in parallel but would only
+    /// make each other retry if they committed at once.
+    commit_locks: Mutex<HashMap<TableName, AsyncLock>>,
     /// Tables altered by a transaction still open, and how many such
     /// transactions: see [`SchemaPin`].
     pinned_schemas: Mutex<HashMap<TableName, usize>>,
@@ -150,6 +162,7 @@ impl Warehouse {
             shards: Mutex::new(HashMap::from([(home.hot.shard().to_string(), Arc::new(home))])),
             store,
             compaction_locks: Mutex::new(HashMap::new()),
+            commit_locks: Mutex::new(HashMap::new()),
             pinned_schemas: Mutex::new(HashMap::new()),
             compaction_signal: tokio::sync::Notify::new(),
             runtime_env: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
@@ -271,6 +284,12 @@ impl WarehouseInner {
         locks.entry((table.clone(), shard.to_string())).or_default().clone()
     }
 
+    /// The lock this process's commits to `table` take (see `commit_locks`).
+    pub(crate) fn commit_lock(&self, table: &TableName) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.commit_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(table.clone()).or_default().clone()
+    }
+
     /// Every local shard's compaction lock on `table`, held: no compaction
     /// of the table runs until they are dropped (ALTER TABLE, DROP TABLE).
     pub(crate) async fn lock_compactions(&self, table: &TableName) -> Result<Vec<tokio::sync::OwnedMutexGuard<()>>> {
@@ -320,13 +339,7 @@ impl WarehouseInner {
                 }
             }
         }
-        names.extend(
-            self.shards
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .keys()
-                .cloned(),
-        );
+        names.extend(self.shards.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned());
         names.sort();
         names.dedup();
         names.retain(|n| n != &self.config.shard);
@@ -414,21 +427,63 @@ impl WarehouseInner {
         table: Option<&TableName>,
         progress: &dyn Progress,
     ) -> Result<Vec<CompactionReport>> {
-        let mut reports = Vec::new();
+        let mut jobs = Vec::new();
         for shard in self.local_shards()? {
-            let hot = &shard.hot;
+            let hot = shard.hot.clone();
             let tables = match table {
                 Some(t) if hot.shard() == self.config.shard || hot.tables()?.contains(t) => vec![t.clone()],
                 Some(_) => continue,
                 None => hot.tables()?,
             };
             for table in tables {
-                let report = compact_table(self, hot, &table, progress).await?;
-                if report.rows > 0 || report.deleted > 0 || report.truncated > 0 {
-                    reports.push(report);
+                if hot.shard() == self.config.shard || hot.stats(&table)?.rows > 0 {
+                    jobs.push((hot.clone(), table));
                 }
             }
         }
+        let results = if jobs.len() <= 1 {
+            let mut results = Vec::new();
+            for (hot, table) in &jobs {
+                results.push(compact_table(self, hot, table, progress).await);
+            }
+            results
+        } else {
+            // Shards compact side by side, each committing its own
+            // watermark; their commits race and retry (see
+            // `WatermarkCommit`). Progress counts shards done.
+            progress.begin(&format!("compacting {} shards", jobs.len()), jobs.len() as u64);
+            let done = std::sync::atomic::AtomicU64::new(0);
+            // Boxed as `dyn Future + Send`: a closure-built stream of these
+            // trips the compiler's higher-ranked Send inference.
+            type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<CompactionReport>> + Send + 'a>>;
+            let done = &done;
+            let tasks: Vec<Job<'_>> = jobs
+                .iter()
+                .map(|(hot, table)| {
+                    Box::pin(async move {
+                        let report = compact_table(self, hot, table, &NoProgress)
+                            .await
+                            .map_err(|e| e.with_context("shard", hot.shard()));
+                        progress.advance(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                        report
+                    }) as Job<'_>
+                })
+                .collect();
+            let results: Vec<Result<CompactionReport>> = futures::stream::iter(tasks)
+                .buffer_unordered(COMPACTION_PARALLELISM)
+                .collect()
+                .await;
+            progress.finish();
+            results
+        };
+        let mut reports = Vec::new();
+        for report in results {
+            let report = report?;
+            if report.rows > 0 || report.deleted > 0 || report.truncated > 0 {
+                reports.push(report);
+            }
+        }
+        reports.sort_by(|a, b| (&a.table, &a.shard).cmp(&(&b.table, &b.shard)));
         Ok(reports)
     }
 

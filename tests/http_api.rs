@@ -64,6 +64,7 @@ impl TestServer {
                 token: options.token.map(String::from),
                 max_body_bytes: options.max_body_bytes,
             }),
+            sharding: None,
         };
         let server = Server::bind(warehouse.clone(), &config).await.expect("bind");
         let addr = server.http_addr().expect("http listener");

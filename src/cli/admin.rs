@@ -39,9 +39,13 @@ pub async fn compact(wh: &Warehouse, table: Option<&TableName>) -> Result<Vec<Co
 /// One line: rows, files, bytes, snapshot, watermark, speed.
 pub fn compaction_summary(r: &CompactionReport) -> String {
     let snapshot = r.snapshot_id.map_or_else(|| "none".to_string(), |id| id.to_string());
+    // A sharded table compacts shard by shard: say which.
+    let table = match r.shard.strip_prefix("shard-") {
+        Some(_) => format!("{} ({})", r.table, r.shard),
+        None => r.table.clone(),
+    };
     let mut line = format!(
-        "{}: {} rows → {} files ({}), snapshot {snapshot}, watermark {}, {:.2} s, {} rows/s",
-        r.table,
+        "{table}: {} rows → {} files ({}), snapshot {snapshot}, watermark {}, {:.2} s, {} rows/s",
         r.rows,
         r.files,
         human_bytes(r.bytes),
@@ -141,6 +145,11 @@ mod tests {
             compaction_summary(&report),
             "public.events: 2000 rows → 3 files (3.0 MiB), snapshot 42, watermark 7, 0.50 s, 4000 rows/s"
         );
+        let sharded = CompactionReport {
+            shard: "shard-3".into(),
+            ..report.clone()
+        };
+        assert!(compaction_summary(&sharded).starts_with("public.events (shard-3): 2000 rows"));
         let maintenance = MaintenanceReport {
             table: "public.events".into(),
             snapshots_expired: 1,

@@ -35,9 +35,12 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
         (Some(from_config), false) => from_config.clone(),
         _ => cli.warehouse.clone(),
     };
-    let warehouse_config = WarehouseConfig::from_location(&location)?
+    let mut warehouse_config = WarehouseConfig::from_location(&location)?
         .with_shard(cli.shard.clone())
         .with_compaction(CompactionMode::Background);
+    if let Some(sharding) = &config.sharding {
+        warehouse_config = warehouse_config.with_sharding(sharding.clone());
+    }
     runtime.block_on(async {
         let warehouse = Warehouse::open(warehouse_config)
             .await

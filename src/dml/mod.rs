@@ -207,7 +207,11 @@ fn stage_replacement(
     }
     for (shard, rows) in &new_owners {
         // Rows of one shard, replacements (ascending) before new rows.
-        let replaced: Vec<u32> = rows.iter().copied().filter(|r| (*r as usize) < before.num_rows()).collect();
+        let replaced: Vec<u32> = rows
+            .iter()
+            .copied()
+            .filter(|r| (*r as usize) < before.num_rows())
+            .collect();
         if let Some(moved) = replaced.iter().find(|r| old_shard[**r as usize] != shard.as_str()) {
             let key = table.sharding().map(|s| s.key.clone()).unwrap_or_default();
             return Err(Error::not_supported(format!(

@@ -34,7 +34,7 @@ use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use iceberg::{NamespaceIdent, TableCreation, TableIdent, TableRequirement, TableUpdate};
 use thermocline_catalog::watermark::{CommitOutcome, WatermarkCommit};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::hot::{Lsn, TableName, WalEntry, WalOp};
 use crate::table::hidden;
 use crate::table::row_id::{NEW_LSN, ROW_COMMIT_TS, ROW_LSN, ROW_SHARD};
@@ -134,8 +134,29 @@ pub async fn load(wh: &WarehouseInner, table: &TableName) -> Result<Option<Table
 }
 
 /// Load the log, creating it (or evolving its schema to follow the data
-/// table's) as needed.
+/// table's) as needed. Shards compacting at once may race to do it: the
+/// compactors of this process take turns, and a conflict with another
+/// process's change is retried on the table it made.
 async fn load_for_append(wh: &WarehouseInner, table: &TableName, data: &Table) -> Result<Table> {
+    let commit_lock = wh.commit_lock(&log_name(table));
+    let _turn = commit_lock.lock().await;
+    const ATTEMPTS: u64 = 5;
+    for attempt in 1..=ATTEMPTS {
+        if let Some(log) = try_load_for_append(wh, table, data).await? {
+            return Ok(log);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+    }
+    Err(Error::new(
+        ErrorKind::Catalog,
+        format!("the change log's schema kept changing under {ATTEMPTS} attempts to update it"),
+    )
+    .with_context("table", log_name(table)))
+}
+
+/// One attempt of [`load_for_append`]: `None` when another writer changed
+/// the log's schema first.
+async fn try_load_for_append(wh: &WarehouseInner, table: &TableName, data: &Table) -> Result<Option<Table>> {
     let wanted = log_schema(data.metadata().current_schema())?;
     let name = log_name(table);
     let ident = ident(&name)?;
@@ -162,7 +183,7 @@ async fn load_for_append(wh: &WarehouseInner, table: &TableName, data: &Table) -
         }
     };
     if same_fields(log.metadata().current_schema(), &wanted) {
-        return Ok(log);
+        return Ok(Some(log));
     }
     let metadata = log.metadata();
     let wanted = wanted
@@ -177,7 +198,11 @@ async fn load_for_append(wh: &WarehouseInner, table: &TableName, data: &Table) -
         },
         TableUpdate::SetCurrentSchema { schema_id: -1 },
     ];
-    Ok(wh.catalog.commit_table(&ident, requirements, updates).await?)
+    match wh.catalog.commit_table(&ident, requirements, updates).await {
+        Ok(log) => Ok(Some(log)),
+        Err(e) if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts => Ok(None),
+        Err(e) => Err(Error::from(e).with_context("table", &name)),
+    }
 }
 
 /// Append the delete events among `entries` (read with the data table's
@@ -232,10 +257,13 @@ pub async fn append(
         writer.write(batch).await?;
     }
     let data_files = writer.close().await?;
+    let commit_lock = wh.commit_lock(&log_name(table));
+    let committing = commit_lock.lock().await;
     let outcome = WatermarkCommit::new(ident(&log_name(table))?, shard, logged, upto, data_files.clone())
         .commit(wh.catalog.as_ref())
         .await
         .map_err(|e| Error::from(e).with_context("table", log_name(table)))?;
+    drop(committing);
     if let CommitOutcome::Superseded { .. } = outcome {
         // Another compactor of this shard logged these events first.
         for file in &data_files {

@@ -91,7 +91,11 @@ impl Versions {
         //    columns; the schema cannot change under us without the
         //    compaction lock, and a stale one only maps fewer columns).
         let first = wh.load_table(&ident).await?;
-        if first.metadata().properties().contains_key(crate::shard::routing::SHARD_KEY) {
+        if first
+            .metadata()
+            .properties()
+            .contains_key(crate::shard::routing::SHARD_KEY)
+        {
             // The versions below merge one shard's hot tier with the log.
             return Err(Error::not_supported(
                 "row history (versions, CDC, time travel to a time) of sharded tables is not supported yet; \

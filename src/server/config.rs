@@ -23,6 +23,11 @@
 //! [http]
 //! listen = "127.0.0.1:8080"
 //! token = "secret"        # bearer token; required off loopback
+//!
+//! [sharding]              # the default for new tables that have the key column
+//! key = "tenant"
+//! count = 16
+//! algorithm = "consistent" # or "hash", or "range" with bounds = "100,200,..."
 //! ```
 
 use std::net::SocketAddr;
@@ -44,6 +49,8 @@ pub struct ServerConfig {
     pub pg: Option<PgConfig>,
     /// The HTTP API (`None`: not started).
     pub http: Option<HttpConfig>,
+    /// The warehouse's default sharding for new tables.
+    pub sharding: Option<crate::shard::Sharding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +126,16 @@ struct FileConfig {
     log: FileLog,
     pg: Option<FilePg>,
     http: Option<FileHttp>,
+    sharding: Option<FileSharding>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSharding {
+    key: String,
+    count: u32,
+    algorithm: Option<String>,
+    bounds: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -303,11 +320,24 @@ impl ServerConfig {
             None => None,
         };
 
+        let sharding = match file.sharding {
+            Some(s) => Some(
+                crate::shard::Sharding::parse(
+                    &s.key,
+                    &s.count.to_string(),
+                    s.algorithm.as_deref().unwrap_or("consistent"),
+                    s.bounds.as_deref(),
+                )
+                .map_err(|e| e.with_context("setting", "sharding"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             warehouse: env.var("THERMOCLINE_WAREHOUSE").or(file.warehouse),
             log,
             pg,
             http,
+            sharding,
         })
     }
 
@@ -425,6 +455,7 @@ mod tests {
         assert_eq!(pg.idle_in_transaction_timeout, Some(Duration::from_secs(5)));
         assert_eq!(pg.user, DEFAULT_PG_USER);
         assert_eq!(config.warehouse.as_deref(), Some("/data/wh"));
+        assert_eq!(config.sharding, None);
         assert_eq!(config.http.as_ref().map(|h| h.listen.port()), Some(8080));
         Ok(())
     }
@@ -445,6 +476,20 @@ mod tests {
             .validate()
             .expect_err("no token");
         assert!(e.message().contains("without a bearer token"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn sharding_section_sets_the_default() -> Result<()> {
+        let config = ServerConfig::from_toml("[pg]\nauth = \"trust\"\n[sharding]\nkey = \"tenant\"\ncount = 16")?;
+        let sharding = config.sharding.expect("sharding");
+        assert_eq!((sharding.key.as_str(), sharding.count), ("tenant", 16));
+        assert_eq!(sharding.algorithm, crate::shard::Algorithm::Consistent);
+        let e = ServerConfig::from_toml(
+            "[pg]\nauth = \"trust\"\n[sharding]\nkey = \"t\"\ncount = 2\nalgorithm = \"range\"",
+        )
+        .expect_err("range without bounds");
+        assert!(e.message().contains("needs 1 shard_bounds"), "{e}");
         Ok(())
     }
 

@@ -17,8 +17,8 @@
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    DataType, Date32Type, Date64Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use datafusion::common::ScalarValue;
 use std::collections::HashMap;
@@ -83,7 +83,10 @@ impl Sharding {
             return Ok(None);
         };
         let count = properties.get(SHARD_COUNT).map(String::as_str).unwrap_or("1");
-        let algorithm = properties.get(SHARD_ALGORITHM).map(String::as_str).unwrap_or("consistent");
+        let algorithm = properties
+            .get(SHARD_ALGORITHM)
+            .map(String::as_str)
+            .unwrap_or("consistent");
         let bounds = properties.get(SHARD_BOUNDS).map(String::as_str);
         Self::parse(key, count, algorithm, bounds).map(Some)
     }
@@ -100,7 +103,9 @@ impl Sharding {
             .parse()
             .map_err(|_| bad(format!("shard count {count:?} is not a whole number")))?;
         if count == 0 || count > MAX_SHARDS {
-            return Err(bad(format!("shard count must be between 1 and {MAX_SHARDS}, not {count}")));
+            return Err(bad(format!(
+                "shard count must be between 1 and {MAX_SHARDS}, not {count}"
+            )));
         }
         let algorithm = match algorithm.trim().to_ascii_lowercase().as_str() {
             "consistent" => Algorithm::Consistent,
@@ -210,8 +215,7 @@ impl Sharding {
             if column.is_null(row) {
                 return Err(self.missing_key(table).with_context("row", row + 1));
             }
-            let value = key_value(column.as_ref(), row)
-                .ok_or_else(|| self.unroutable(table, column.data_type()))?;
+            let value = key_value(column.as_ref(), row).ok_or_else(|| self.unroutable(table, column.data_type()))?;
             out.push(self.owner(&value));
         }
         Ok(out)
@@ -409,7 +413,10 @@ mod tests {
             }
             let expected = 100_000.0 / f64::from(n + 1);
             let ratio = f64::from(moved) / expected;
-            assert!((0.9..1.1).contains(&ratio), "n={n}: moved {moved}, expected about {expected}");
+            assert!(
+                (0.9..1.1).contains(&ratio),
+                "n={n}: moved {moved}, expected about {expected}"
+            );
         }
     }
 
@@ -454,7 +461,10 @@ mod tests {
     #[test]
     fn range_bounds_split_keys_in_order() {
         let sharding = spec(3, "range", Some("100, 200"));
-        assert_eq!(route_ints(&sharding, [-5, 99, 100, 199, 200, 10_000]), vec![0, 0, 1, 1, 2, 2]);
+        assert_eq!(
+            route_ints(&sharding, [-5, 99, 100, 199, 200, 10_000]),
+            vec![0, 0, 1, 1, 2, 2]
+        );
         let text = spec(2, "range", Some("m"));
         assert_eq!(text.owner_of(&ScalarValue::from("apple")), Some(0));
         assert_eq!(text.owner_of(&ScalarValue::from("zebra")), Some(1));
@@ -475,7 +485,10 @@ mod tests {
         assert!(sharding.check_key_type(&DataType::Float64).is_err());
         let column: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
         let e = sharding.route("events", &column).expect_err("null key");
-        assert!(e.message().contains("no value for shard key \"k\" of table \"events\""), "{e}");
+        assert!(
+            e.message().contains("no value for shard key \"k\" of table \"events\""),
+            "{e}"
+        );
     }
 
     #[test]

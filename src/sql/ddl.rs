@@ -295,9 +295,8 @@ fn check_sharding(
     constraints: &[Constraint],
     properties: &HashMap<String, String>,
 ) -> Result<()> {
-    let sharding = crate::shard::Sharding::from_properties(properties).map_err(|e| {
-        Error::new(ErrorKind::Plan, e.message().to_string()).with_context("table", table)
-    })?;
+    let sharding = crate::shard::Sharding::from_properties(properties)
+        .map_err(|e| Error::new(ErrorKind::Plan, e.message().to_string()).with_context("table", table))?;
     let Some(sharding) = sharding else {
         for key in [
             crate::shard::routing::SHARD_COUNT,

@@ -173,7 +173,9 @@ impl TieredTable {
         })?;
         let owners = sharding.route(&self.name.name, batch.column(key))?;
         for (row, owner) in owners.into_iter().enumerate() {
-            rows.entry(crate::shard::shard_name(owner)).or_default().push(row as u32);
+            rows.entry(crate::shard::shard_name(owner))
+                .or_default()
+                .push(row as u32);
         }
         Ok(rows)
     }
@@ -713,7 +715,8 @@ impl TableProvider for TieredTable {
         let cold = self
             .plan_cold(state, &table, &projection, filters, limit, &deleted, &mut cut)
             .await?;
-        let hot_exec: Arc<dyn ExecutionPlan> = Arc::new(HotScanExec::new(self.name.to_string(), parts, projected.clone()));
+        let hot_exec: Arc<dyn ExecutionPlan> =
+            Arc::new(HotScanExec::new(self.name.to_string(), parts, projected.clone()));
         let mut children = vec![hot_exec];
         let mut row_filter = None;
         let cold_files = cold.map(|(plan, files, filter)| {

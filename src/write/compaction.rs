@@ -163,6 +163,8 @@ pub async fn compact_table(
     report.rewritten = rewrite.removed.len();
     report.bytes = files.iter().map(|f| f.file_size_in_bytes()).sum();
 
+    let commit_lock = wh.commit_lock(table);
+    let committing = commit_lock.lock().await;
     let outcome = WatermarkCommit {
         ident: ident.clone(),
         shard: shard.clone(),
@@ -174,6 +176,7 @@ pub async fn compact_table(
     }
     .commit(wh.catalog.as_ref())
     .await;
+    drop(committing);
     match outcome {
         Ok(CommitOutcome::Committed { snapshot_id, .. }) => {
             report.snapshot_id = Some(snapshot_id);
