@@ -83,7 +83,7 @@ else
             "$python" -m venv "$venv"
         fi
     fi
-    say "installing python peers into $venv (pyiceberg, duckdb + iceberg/avro extensions, psycopg)"
+    say "installing python peers into $venv (pyiceberg, duckdb + iceberg/avro extensions, psycopg, moto)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "$requirements" -c "$constraints"
     echo "$want" >"$stamp"

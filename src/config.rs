@@ -48,6 +48,11 @@ pub enum CompactionMode {
 pub struct WarehouseConfig {
     /// The warehouse folder: `catalog.db`, `hot/`, `data/`.
     pub root: PathBuf,
+    /// Where table data lives, when not in `root/data`: `s3://bucket/prefix`,
+    /// `r2://bucket/prefix` or another folder (see [`crate::store`]).
+    pub data: Option<String>,
+    /// How to reach S3 and R2.
+    pub storage: crate::store::StorageConfig,
     /// This process's home shard: the hot tier of unsharded tables and its
     /// watermark key.
     pub shard: String,
@@ -68,6 +73,8 @@ impl WarehouseConfig {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
+            data: None,
+            storage: crate::store::StorageConfig::default(),
             shard: "local".to_string(),
             sharding: None,
             tiering: TieringConfig::default(),
@@ -85,6 +92,14 @@ impl WarehouseConfig {
 
     pub fn with_shard(mut self, shard: impl Into<String>) -> Self {
         self.shard = shard.into();
+        self
+    }
+
+    /// Keep table data at `location` (`s3://bucket/prefix`, `r2://...`, a
+    /// folder) instead of the warehouse folder's `data/`.
+    pub fn with_data(mut self, location: impl Into<String>, storage: crate::store::StorageConfig) -> Self {
+        self.data = Some(location.into());
+        self.storage = storage;
         self
     }
 

@@ -21,6 +21,7 @@ pub mod server;
 pub mod session;
 pub mod shard;
 pub mod sql;
+pub mod store;
 pub mod table;
 pub mod transaction;
 pub mod warehouse;

@@ -48,7 +48,12 @@ pub struct WarehouseInner {
     pub(crate) hot: HotStoreRef,
     /// Every shard whose hot tier this process holds, opened on first use.
     shards: Mutex<HashMap<String, Arc<LocalShard>>>,
+    /// Where table data lives (the warehouse's `data/` folder, or S3/R2).
     store: Arc<dyn ObjectStore>,
+    store_url: ObjectStoreUrl,
+    /// Local files, for tables whose location is a `file://` URL when the
+    /// data lives elsewhere.
+    local: Arc<dyn ObjectStore>,
     /// One compaction at a time per table and shard.
     compaction_locks: Mutex<HashMap<(TableName, String), AsyncLock>>,
     /// One Iceberg commit at a time per table from this process: shards
@@ -124,20 +129,21 @@ impl Warehouse {
     pub async fn open(config: WarehouseConfig) -> Result<Self> {
         config.validate()?;
         let root = absolute(&config.root)?;
-        let data = root.join("data");
-        std::fs::create_dir_all(&data).map_err(|e| {
-            Error::new(ErrorKind::Config, "cannot create the warehouse folder")
-                .with_context("path", data.display())
-                .with_source(e)
-        })?;
-        let data_url = Url::from_directory_path(&data).map_err(|_| {
-            Error::new(ErrorKind::Config, "warehouse path is not absolute").with_context("path", data.display())
-        })?;
-        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
-        let file_io = thermocline_catalog::storage::file_io(store.clone(), &data_url);
+        let data = match &config.data {
+            Some(location) => crate::store::open(location, &config.storage)?,
+            None => {
+                let folder = root.join("data");
+                std::fs::create_dir_all(&folder).map_err(|e| {
+                    Error::new(ErrorKind::Config, "cannot create the warehouse folder")
+                        .with_context("path", folder.display())
+                        .with_source(e)
+                })?;
+                crate::store::open(&folder.to_string_lossy(), &config.storage)?
+            }
+        };
+        let file_io = thermocline_catalog::storage::file_io(data.store.clone(), &data.url);
         // No trailing slash: table locations are `{warehouse}/{namespace}/{table}`.
-        let warehouse_url = Url::parse(data_url.as_str().trim_end_matches('/'))
-            .map_err(|e| Error::new(ErrorKind::Config, "bad warehouse URL").with_source(e))?;
+        let warehouse_url = data.url.clone();
         // Table I/O runs on the runtime the warehouse was opened on, so the
         // catalog can share loaded tables (and their parsed manifests)
         // across queries instead of re-reading them for each one.
@@ -154,18 +160,25 @@ impl Warehouse {
                 Err(e) => return Err(e.into()),
             }
         }
+        let runtime_env = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?;
+        if data.store_url.as_str() != ObjectStoreUrl::local_filesystem().as_str() {
+            let url: &Url = data.store_url.as_ref();
+            runtime_env.register_object_store(url, data.store.clone());
+        }
         let home = open_shard(&root, &config.shard, config.durability)?;
         let inner = Arc::new(WarehouseInner {
             config: WarehouseConfig { root, ..config },
             catalog,
             hot: home.hot.clone(),
             shards: Mutex::new(HashMap::from([(home.hot.shard().to_string(), Arc::new(home))])),
-            store,
+            store: data.store.clone(),
+            store_url: data.store_url.clone(),
+            local: Arc::new(LocalFileSystem::new()),
             compaction_locks: Mutex::new(HashMap::new()),
             commit_locks: Mutex::new(HashMap::new()),
             pinned_schemas: Mutex::new(HashMap::new()),
             compaction_signal: tokio::sync::Notify::new(),
-            runtime_env: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
+            runtime_env,
         });
         inner.recover().await?;
         let background = (inner.config.compaction == CompactionMode::Background).then(|| {
@@ -245,30 +258,40 @@ impl WarehouseInner {
                 .with_context("location", location)
                 .with_source(e)
         })?;
-        match url.scheme() {
-            "file" => {
-                let path = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
-                    Error::new(ErrorKind::Storage, "bad file location")
-                        .with_context("location", location)
-                        .with_source(e)
-                })?;
-                Ok((ObjectStoreUrl::local_filesystem(), path))
+        let store_url = match url.scheme() {
+            "file" => ObjectStoreUrl::local_filesystem(),
+            "s3" | "s3a" => ObjectStoreUrl::parse(format!("s3://{}", url.host_str().unwrap_or_default()))?,
+            other => {
+                return Err(Error::new(
+                    ErrorKind::NotSupported,
+                    format!("{other}:// locations are not supported"),
+                )
+                .with_context("location", location));
             }
-            other => Err(Error::new(
-                ErrorKind::NotSupported,
-                format!("{other}:// locations are not supported yet"),
-            )
-            .with_context("location", location)),
-        }
+        };
+        let path = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
+            Error::new(ErrorKind::Storage, "bad file location")
+                .with_context("location", location)
+                .with_source(e)
+        })?;
+        Ok((store_url, path))
     }
 
+    /// The store behind an object store URL: the warehouse's data store, or
+    /// the local filesystem.
     pub(crate) fn store_for(&self, url: &ObjectStoreUrl) -> Result<Arc<dyn ObjectStore>> {
-        if url.as_str() == ObjectStoreUrl::local_filesystem().as_str() {
+        if url.as_str() == self.store_url.as_str() {
             Ok(self.store.clone())
+        } else if url.as_str() == ObjectStoreUrl::local_filesystem().as_str() {
+            Ok(self.local.clone())
         } else {
             Err(Error::new(
                 ErrorKind::NotSupported,
-                format!("no object store for {}", url.as_str()),
+                format!(
+                    "no object store for {}: this warehouse's data is in {}",
+                    url.as_str(),
+                    self.store_url.as_str()
+                ),
             ))
         }
     }

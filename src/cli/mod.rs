@@ -40,6 +40,11 @@ struct Cli {
     /// The warehouse: a folder or file:// URL holding catalog.db, hot/ and data/.
     #[arg(long, global = true, env = "THERMOCLINE_WAREHOUSE", default_value = "./warehouse")]
     warehouse: String,
+    /// Keep table data here instead of the warehouse's data/ folder:
+    /// s3://bucket/prefix (AWS_* variables for credentials, region and
+    /// AWS_ENDPOINT_URL), r2://bucket/prefix (R2_ACCOUNT_ID), or a folder.
+    #[arg(long, global = true, env = "THERMOCLINE_DATA", value_name = "LOCATION")]
+    data: Option<String>,
     /// This process's shard: names its hot tier and its compaction watermark.
     #[arg(long, global = true, env = "THERMOCLINE_SHARD", default_value = "local")]
     shard: String,
@@ -222,10 +227,17 @@ impl From<Error> for Failure {
     }
 }
 
+/// The warehouse the global options name.
+fn warehouse_config(cli: &Cli) -> Result<WarehouseConfig, Error> {
+    let mut config = WarehouseConfig::from_location(&cli.warehouse)?.with_shard(cli.shard.clone());
+    if let Some(data) = &cli.data {
+        config = config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
+    }
+    Ok(config)
+}
+
 fn open(runtime: &Runtime, cli: &Cli, mode: CompactionMode) -> Result<Warehouse, Error> {
-    let config = WarehouseConfig::from_location(&cli.warehouse)?
-        .with_shard(cli.shard.clone())
-        .with_compaction(mode);
+    let config = warehouse_config(cli)?.with_compaction(mode);
     let wh = runtime
         .block_on(Warehouse::open(config))
         .map_err(|e| e.with_context("warehouse", &cli.warehouse))?;

@@ -38,6 +38,9 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
     let mut warehouse_config = WarehouseConfig::from_location(&location)?
         .with_shard(cli.shard.clone())
         .with_compaction(CompactionMode::Background);
+    if let Some(data) = &cli.data {
+        warehouse_config = warehouse_config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
+    }
     if let Some(sharding) = &config.sharding {
         warehouse_config = warehouse_config.with_sharding(sharding.clone());
     }
