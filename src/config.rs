@@ -53,6 +53,9 @@ pub struct WarehouseConfig {
     pub data: Option<String>,
     /// How to reach S3 and R2.
     pub storage: crate::store::StorageConfig,
+    /// Folders whose files queries may read as tables (`FROM 'x.parquet'`,
+    /// see [`crate::url_table`]); none by default.
+    pub file_roots: Vec<PathBuf>,
     /// This process's home shard: the hot tier of unsharded tables and its
     /// watermark key.
     pub shard: String,
@@ -75,6 +78,7 @@ impl WarehouseConfig {
             root: root.into(),
             data: None,
             storage: crate::store::StorageConfig::default(),
+            file_roots: Vec::new(),
             shard: "local".to_string(),
             sharding: None,
             tiering: TieringConfig::default(),
@@ -100,6 +104,12 @@ impl WarehouseConfig {
     pub fn with_data(mut self, location: impl Into<String>, storage: crate::store::StorageConfig) -> Self {
         self.data = Some(location.into());
         self.storage = storage;
+        self
+    }
+
+    /// Let queries read files under `roots` as tables.
+    pub fn with_file_roots(mut self, roots: Vec<PathBuf>) -> Self {
+        self.file_roots = roots;
         self
     }
 

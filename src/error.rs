@@ -51,6 +51,9 @@ pub enum ErrorKind {
     UndefinedSavepoint,
     /// Division by zero (22012).
     DivisionByZero,
+    /// Reading something the server does not allow, e.g. a local file
+    /// outside the configured roots (42501).
+    InsufficientPrivilege,
     /// A file in the warehouse is missing or unreadable (corrupt Parquet,
     /// missing metadata). Not the user's fault; says which file.
     Storage,
@@ -86,6 +89,7 @@ impl ErrorKind {
             ErrorKind::TooManyConnections => "53300",
             ErrorKind::UndefinedSavepoint => "3B001",
             ErrorKind::DivisionByZero => "22012",
+            ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::Storage => "58030",
             ErrorKind::HotStore => "58000",
             ErrorKind::Catalog => "40001",

@@ -24,6 +24,7 @@ pub mod sql;
 pub mod store;
 pub mod table;
 pub mod transaction;
+pub mod url_table;
 pub mod warehouse;
 pub mod write;
 

@@ -100,6 +100,18 @@ impl Session {
             CATALOG_NAME,
             Arc::new(WarehouseCatalogProvider::new(warehouse.clone(), txn.clone())),
         );
+        // Quoted locations no table has are read as files (url_table).
+        let catalogs = Arc::new(datafusion::catalog::DynamicFileCatalog::new(
+            ctx.state().catalog_list().clone(),
+            Arc::new(crate::url_table::UrlTables::new(warehouse.clone())),
+        ));
+        let session_id = ctx.session_id();
+        let ctx: SessionContext = ctx
+            .into_state_builder()
+            .with_session_id(session_id)
+            .with_catalog_list(catalogs)
+            .build()
+            .into();
         thermocline_udfs::register_functions(&ctx);
         crate::history::snapshots::register(&ctx, warehouse.clone());
         ctx.register_udtf(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{Row, rows};
 use futures::TryStreamExt;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use thermocline::config::Durability;
 use thermocline::store::{S3Config, StorageConfig};
 use thermocline::write::MaintenanceOptions;
@@ -189,6 +189,45 @@ async fn s3_data_gives_the_same_answers_as_a_folder() {
         .count();
     assert!(parquet >= 4 && metadata >= 2, "{objects:?}");
     assert!(!s3_dir.path().join("data").exists(), "no local data folder");
+
+    // Parquet files in a bucket are tables too, joinable with ours.
+    let mut parquet_bytes = Vec::new();
+    {
+        use std::sync::Arc;
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "id",
+            arrow::datatypes::DataType::Int64,
+            false,
+        )]));
+        let batch = arrow::array::RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(arrow::array::Int64Array::from_iter_values(1..=20))],
+        )
+        .expect("batch");
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut parquet_bytes, schema, None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+    }
+    for key in ["picks/a.parquet", "picks/b.parquet"] {
+        location
+            .store
+            .put(&object_store::path::Path::from(key), parquet_bytes.clone().into())
+            .await
+            .expect("upload");
+    }
+    let wh = Warehouse::open(on_s3.clone()).await.expect("reopen on s3");
+    let picked = wh
+        .session()
+        .query("SELECT count(*), count(DISTINCT p.id) FROM 's3://lake/picks/*.parquet' p JOIN ev ON ev.id = p.id")
+        .await
+        .expect("join a bucket's files with a table");
+    let picked = &rows(&picked)[0];
+    // ids 1..=20 less the multiples of 9 (deleted), each in two files.
+    assert!(
+        picked[0].matches(&common::Cell::Int(36)) && picked[1].matches(&common::Cell::Int(18)),
+        "{picked:?}"
+    );
+    drop(wh);
 
     // pyiceberg reads the table through S3 with the same catalog.
     let script = r#"

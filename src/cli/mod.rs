@@ -227,9 +227,29 @@ impl From<Error> for Failure {
     }
 }
 
+/// Folders queries may read files from: `THERMOCLINE_FILE_ROOTS`
+/// (`:`-separated), and the current folder when `with_current`.
+pub(crate) fn file_roots(with_current: bool) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = std::env::var_os("THERMOCLINE_FILE_ROOTS")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if with_current && let Ok(current) = std::env::current_dir() {
+        roots.push(current);
+    }
+    roots
+}
+
 /// The warehouse the global options name.
 fn warehouse_config(cli: &Cli) -> Result<WarehouseConfig, Error> {
-    let mut config = WarehouseConfig::from_location(&cli.warehouse)?.with_shard(cli.shard.clone());
+    let mut config = WarehouseConfig::from_location(&cli.warehouse)?
+        .with_shard(cli.shard.clone())
+        // The CLI reads files under the current folder (and the roots named
+        // in THERMOCLINE_FILE_ROOTS) as tables.
+        .with_file_roots(file_roots(true));
     if let Some(data) = &cli.data {
         config = config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
     }

@@ -37,7 +37,9 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
     };
     let mut warehouse_config = WarehouseConfig::from_location(&location)?
         .with_shard(cli.shard.clone())
-        .with_compaction(CompactionMode::Background);
+        .with_compaction(CompactionMode::Background)
+        // A server reads no local files as tables unless told which folders.
+        .with_file_roots(super::file_roots(false));
     if let Some(data) = &cli.data {
         warehouse_config = warehouse_config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
     }
