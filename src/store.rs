@@ -53,7 +53,7 @@ impl StorageConfig {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Self {
             s3: S3Config {
-                endpoint: var("THERMOCLINE_S3_ENDPOINT").or_else(|| var("AWS_ENDPOINT_URL")),
+                endpoint: var("THERMOCLINE_S3_ENDPOINT"),
                 region: var("THERMOCLINE_S3_REGION"),
                 access_key_id: var("THERMOCLINE_S3_ACCESS_KEY_ID"),
                 secret_access_key: var("THERMOCLINE_S3_SECRET_ACCESS_KEY"),

@@ -18,6 +18,7 @@ pub mod routing;
 
 use std::collections::BTreeSet;
 
+use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
@@ -26,13 +27,26 @@ pub use routing::{Algorithm, Sharding, shard_name};
 /// The shards a scan with `filters` (a conjunction) must read: `None` for
 /// all of them, or the owners of the key values the filters allow when one
 /// of them fixes the shard key (`key = v`, `v = key`, `key IN (...)`,
-/// `key = a OR key = b`).
-pub fn shards_for_filters(sharding: &Sharding, filters: &[Expr]) -> Option<BTreeSet<u32>> {
+/// `key = a OR key = b`). Each value is first cast to the key column's type
+/// `key_type`, as the rows were routed; a value that does not cast leaves
+/// the shards unpruned.
+pub fn shards_for_filters(sharding: &Sharding, key_type: &DataType, filters: &[Expr]) -> Option<BTreeSet<u32>> {
     let mut chosen: Option<BTreeSet<u32>> = None;
     for filter in filters {
         for conjunct in datafusion::logical_expr::utils::split_conjunction(filter) {
             if let Some(values) = key_values(&sharding.key, conjunct) {
-                let owners: BTreeSet<u32> = values.iter().filter_map(|v| sharding.owner_of(v)).collect();
+                let mut owners = BTreeSet::new();
+                for value in values {
+                    if value.is_null() {
+                        continue; // `key = NULL` matches nothing
+                    }
+                    match value.cast_to(key_type).ok().and_then(|v| sharding.owner_of(&v)) {
+                        Some(owner) => {
+                            owners.insert(owner);
+                        }
+                        None => return None,
+                    }
+                }
                 chosen = Some(match chosen {
                     Some(previous) => previous.intersection(&owners).copied().collect(),
                     None => owners,
@@ -98,31 +112,64 @@ mod tests {
     fn a_filter_that_fixes_the_key_picks_its_shards() {
         let sharding = Sharding::parse("tenant", "16", "consistent", None).expect("valid");
         let owner = |v: &str| sharding.owner_of(&ScalarValue::from(v)).expect("routes");
-        let one = shards_for_filters(&sharding, &[col("tenant").eq(lit("acme")).and(col("x").gt(lit(3)))]);
+        let one = shards_for_filters(
+            &sharding,
+            &DataType::Utf8,
+            &[col("tenant").eq(lit("acme")).and(col("x").gt(lit(3)))],
+        );
         assert_eq!(one, Some(BTreeSet::from([owner("acme")])));
-        let reversed = shards_for_filters(&sharding, &[lit("acme").eq(col("tenant"))]);
+        let reversed = shards_for_filters(&sharding, &DataType::Utf8, &[lit("acme").eq(col("tenant"))]);
         assert_eq!(reversed, one);
-        let list = shards_for_filters(&sharding, &[col("tenant").in_list(vec![lit("a"), lit("b")], false)]);
+        let list = shards_for_filters(
+            &sharding,
+            &DataType::Utf8,
+            &[col("tenant").in_list(vec![lit("a"), lit("b")], false)],
+        );
         assert_eq!(list, Some(BTreeSet::from([owner("a"), owner("b")])));
-        let or = shards_for_filters(&sharding, &[col("tenant").eq(lit("a")).or(col("tenant").eq(lit("b")))]);
+        let or = shards_for_filters(
+            &sharding,
+            &DataType::Utf8,
+            &[col("tenant").eq(lit("a")).or(col("tenant").eq(lit("b")))],
+        );
         assert_eq!(or, list);
         // Two conjuncts that cannot both hold: no shard at all.
         let none = shards_for_filters(
             &sharding,
+            &DataType::Utf8,
             &[col("tenant").eq(lit("a")), col("tenant").eq(lit("zzz-other"))],
         );
         if owner("a") != owner("zzz-other") {
             assert_eq!(none, Some(BTreeSet::new()));
         }
         // Filters that do not fix the key read every shard.
-        assert_eq!(shards_for_filters(&sharding, &[col("tenant").gt(lit("a"))]), None);
         assert_eq!(
-            shards_for_filters(&sharding, &[col("tenant").eq(lit("a")).or(col("x").eq(lit(1)))]),
+            shards_for_filters(&sharding, &DataType::Utf8, &[col("tenant").gt(lit("a"))]),
             None
         );
         assert_eq!(
-            shards_for_filters(&sharding, &[col("tenant").in_list(vec![lit("a")], true)]),
+            shards_for_filters(
+                &sharding,
+                &DataType::Utf8,
+                &[col("tenant").eq(lit("a")).or(col("x").eq(lit(1)))]
+            ),
             None
         );
+        assert_eq!(
+            shards_for_filters(
+                &sharding,
+                &DataType::Utf8,
+                &[col("tenant").in_list(vec![lit("a")], true)]
+            ),
+            None
+        );
+        // Literals are routed as the column's type: an Int64 literal for an
+        // Int32 key routes like the stored value, a text one for an integer
+        // key is cast first.
+        let ints = Sharding::parse("k", "16", "consistent", None).expect("valid");
+        let owner = ints.owner_of(&ScalarValue::Int32(Some(7)));
+        let by_text = shards_for_filters(&ints, &DataType::Int32, &[col("k").eq(lit("7"))]);
+        assert_eq!(by_text, owner.map(|o| BTreeSet::from([o])));
+        let by_float = shards_for_filters(&ints, &DataType::Int32, &[col("k").eq(lit("x"))]);
+        assert_eq!(by_float, None, "an uncastable value prunes nothing");
     }
 }

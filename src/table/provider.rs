@@ -184,7 +184,12 @@ impl TieredTable {
     /// narrowed them.
     fn shards_to_read(&self, filters: &[Expr]) -> (Vec<String>, bool) {
         match &self.sharding {
-            Some(sharding) => match crate::shard::shards_for_filters(sharding, filters) {
+            Some(sharding) => match self
+                .user_schema
+                .field_with_name(&sharding.key)
+                .ok()
+                .and_then(|f| crate::shard::shards_for_filters(sharding, f.data_type(), filters))
+            {
                 Some(owners) => (owners.into_iter().map(crate::shard::shard_name).collect(), true),
                 None => (sharding.shard_names(), false),
             },

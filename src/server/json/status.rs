@@ -8,6 +8,8 @@ pub fn http_status(sqlstate: &str) -> u16 {
         // Unique violation, serialization failure, deadlock, the shard's
         // write lock not available in time: a retry may succeed.
         "23505" | "40001" | "40P01" | "55P03" => 409,
+        // Reading what the server does not allow (a file outside the roots).
+        "42501" => 403,
         _ => match sqlstate.get(..2) {
             // Too many connections, cancelled, shutting down.
             Some("53" | "57") => 503,
@@ -32,6 +34,7 @@ mod tests {
         assert_eq!(http_status("23505"), 409);
         assert_eq!(http_status("55P03"), 409);
         assert_eq!(http_status("40001"), 409);
+        assert_eq!(http_status("42501"), 403);
         assert_eq!(http_status("XX000"), 500);
         assert_eq!(http_status("58030"), 500);
     }
