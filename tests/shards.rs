@@ -138,6 +138,13 @@ async fn rows_go_to_the_shard_that_owns_their_key() {
     )
     .await;
     assert!(e.contains("cannot change the shard key \"tenant\""), "{e}");
+    for alter in [
+        "ALTER TABLE events DROP COLUMN tenant",
+        "ALTER TABLE events RENAME COLUMN tenant TO org",
+    ] {
+        let e = error(&s, alter).await;
+        assert!(e.contains("it is the table's shard key"), "{alter}: {e}");
+    }
     run(&s, "UPDATE events SET amount = amount + 100 WHERE tenant = 't-3'").await;
     run(&s, "DELETE FROM events WHERE tenant = 't-4'").await;
     let sum = query(&s, "SELECT sum(amount) FROM events WHERE tenant = 't-3'").await;

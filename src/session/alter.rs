@@ -122,6 +122,7 @@ impl<'a> Evolution<'a> {
                 ));
             }
         }
+        self.not_shard_key(name, "drop")?;
         if self.sort_by.as_ref().is_some_and(|s| s.iter().any(|c| c == name)) {
             return Err(Error::new(
                 ErrorKind::DependentObjects,
@@ -145,9 +146,30 @@ impl<'a> Evolution<'a> {
         Ok(())
     }
 
+    /// Rows were routed by the shard key's values: it stays as it is.
+    fn not_shard_key(&self, name: &str, action: &str) -> Result<()> {
+        if self
+            .metadata
+            .properties()
+            .get(crate::shard::routing::SHARD_KEY)
+            .map(String::as_str)
+            == Some(name)
+        {
+            return Err(Error::new(
+                ErrorKind::DependentObjects,
+                format!(
+                    "cannot {action} column \"{name}\" of table \"{}\": it is the table's shard key",
+                    self.table.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn rename(&mut self, old: &str, new: String) -> Result<()> {
         self.not_hidden(old)?;
         self.not_hidden(&new)?;
+        self.not_shard_key(old, "rename")?;
         let index = self.position(old).ok_or_else(|| self.missing(old))?;
         if self.position(&new).is_some() {
             return Err(Error::new(
