@@ -51,7 +51,11 @@ impl UrlTables {
                 "cannot read {name:?}: only local paths, file://, s3:// and r2:// locations can be queried as tables"
             )));
         }
-        let path = name.strip_prefix("file://").unwrap_or(name);
+        let path = if lower.starts_with("file://") {
+            &name["file://".len()..]
+        } else {
+            name
+        };
         let looks_like_files =
             path.contains('/') || path.contains('*') || EXTENSIONS.iter().any(|e| lower.ends_with(e));
         if !looks_like_files {

@@ -354,10 +354,7 @@ impl WarehouseInner {
                 let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".db")) else {
                     continue;
                 };
-                let numbered = name
-                    .strip_prefix("shard-")
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-                if numbered {
+                if crate::shard::routing::is_shard_name(name) {
                     names.push(name.to_string());
                 }
             }

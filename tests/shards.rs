@@ -448,14 +448,13 @@ async fn fan_out_over_100_shards_equals_duckdb() {
     run(&s, "UPDATE events SET amount = amount + 1000 WHERE tenant = 't-7'").await;
     run(&s, "DELETE FROM events WHERE id % 50 = 0").await;
     run(&s, "UPDATE events SET qty = qty + 1 WHERE kind = 'buy' AND amount < 20").await;
-    for ((tenant, id), event) in model.iter_mut() {
+    for ((tenant, _), event) in model.iter_mut() {
         if tenant == "t-7" {
             event.amount += 1000.0;
         }
         if event.kind == "buy" && event.amount < 20.0 {
             event.qty += 1;
         }
-        let _ = id;
     }
     model.retain(|(_, id), _| id % 50 != 0);
 

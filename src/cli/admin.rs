@@ -40,9 +40,9 @@ pub async fn compact(wh: &Warehouse, table: Option<&TableName>) -> Result<Vec<Co
 pub fn compaction_summary(r: &CompactionReport) -> String {
     let snapshot = r.snapshot_id.map_or_else(|| "none".to_string(), |id| id.to_string());
     // A sharded table compacts shard by shard: say which.
-    let table = match r.shard.strip_prefix("shard-") {
-        Some(_) => format!("{} ({})", r.table, r.shard),
-        None => r.table.clone(),
+    let table = match thermocline::shard::routing::is_shard_name(&r.shard) {
+        true => format!("{} ({})", r.table, r.shard),
+        false => r.table.clone(),
     };
     let mut line = format!(
         "{table}: {} rows → {} files ({}), snapshot {snapshot}, watermark {}, {:.2} s, {} rows/s",

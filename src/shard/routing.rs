@@ -43,6 +43,13 @@ pub fn shard_name(index: u32) -> String {
     format!("shard-{index}")
 }
 
+/// Whether `name` is one of [`shard_name`]'s: a shard of sharded tables
+/// (rather than a process's home shard).
+pub fn is_shard_name(name: &str) -> bool {
+    name.strip_prefix("shard-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// How a key picks its shard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Algorithm {
@@ -489,6 +496,14 @@ mod tests {
             e.message().contains("no value for shard key \"k\" of table \"events\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn shard_names_are_told_from_home_shards() {
+        assert!(is_shard_name(&shard_name(0)) && is_shard_name(&shard_name(4095)));
+        for home in ["local", "shard-", "shard-a", "shard-1x", "a"] {
+            assert!(!is_shard_name(home), "{home}");
+        }
     }
 
     #[test]
