@@ -70,6 +70,14 @@ pub struct WarehouseConfig {
     /// How long a write waits for the shard's write lock, held by another
     /// session's open transaction, before failing with SQLSTATE 55P03.
     pub lock_timeout: Duration,
+    /// Shards other processes host: shard name → Flight URL of their
+    /// server (see [`crate::shard::remote`]). Never read or written here.
+    pub remote_shards: std::collections::BTreeMap<String, String>,
+    /// The shards this process hosts besides its home shard, when it is a
+    /// shard server (`None`: every `shard-N` in the warehouse folder).
+    pub hosted_shards: Option<std::collections::BTreeSet<String>>,
+    /// How long a call to a remote shard may take.
+    pub shard_timeout: Duration,
 }
 
 impl WarehouseConfig {
@@ -86,7 +94,27 @@ impl WarehouseConfig {
             compaction: CompactionMode::Inline,
             target_partitions: None,
             lock_timeout: Duration::from_secs(30),
+            remote_shards: Default::default(),
+            hosted_shards: None,
+            shard_timeout: crate::shard::remote::DEFAULT_SHARD_TIMEOUT,
         }
+    }
+
+    /// Read `shards` (name → Flight URL) from the servers hosting them.
+    pub fn with_remote_shards(mut self, shards: std::collections::BTreeMap<String, String>) -> Self {
+        self.remote_shards = shards;
+        self
+    }
+
+    /// Host only `shards` (and the home shard): a shard server's set.
+    pub fn with_hosted_shards(mut self, shards: std::collections::BTreeSet<String>) -> Self {
+        self.hosted_shards = Some(shards);
+        self
+    }
+
+    pub fn with_shard_timeout(mut self, timeout: Duration) -> Self {
+        self.shard_timeout = timeout;
+        self
     }
 
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
@@ -157,6 +185,18 @@ impl WarehouseConfig {
 
     pub fn validate(&self) -> Result<()> {
         check_shard_name(&self.shard)?;
+        if let Some(shard) = self
+            .hosted_shards
+            .iter()
+            .flatten()
+            .chain(std::iter::once(&self.shard))
+            .find(|s| self.remote_shards.contains_key(*s))
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("shard {shard} is both hosted here and remote"),
+            ));
+        }
         if self.tiering.flush_threshold == 0 {
             return Err(Error::new(ErrorKind::Config, "flush_threshold must be at least 1"));
         }

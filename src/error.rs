@@ -63,11 +63,49 @@ pub enum ErrorKind {
     Catalog,
     /// Configuration or command-line input.
     Config,
+    /// A remote shard could not be reached, did not answer in time, or
+    /// failed mid-query (08006); the message names it and its server.
+    ShardUnavailable,
     /// A bug in thermocline.
     Internal,
 }
 
 impl ErrorKind {
+    /// Every kind, for [`ErrorKind::from_sqlstate`].
+    const ALL: [ErrorKind; 25] = [
+        ErrorKind::Plan,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::Type,
+        ErrorKind::Constraint,
+        ErrorKind::UniqueViolation,
+        ErrorKind::Cardinality,
+        ErrorKind::InvalidText,
+        ErrorKind::TransactionState,
+        ErrorKind::LockNotAvailable,
+        ErrorKind::UndefinedColumn,
+        ErrorKind::DuplicateColumn,
+        ErrorKind::DependentObjects,
+        ErrorKind::NotSupported,
+        ErrorKind::QueryCanceled,
+        ErrorKind::TooManyConnections,
+        ErrorKind::UndefinedSavepoint,
+        ErrorKind::DivisionByZero,
+        ErrorKind::InsufficientPrivilege,
+        ErrorKind::Storage,
+        ErrorKind::HotStore,
+        ErrorKind::Catalog,
+        ErrorKind::Config,
+        ErrorKind::ShardUnavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// The kind whose SQLSTATE is `code` (errors that crossed a process
+    /// boundary keep their kind), if any.
+    pub fn from_sqlstate(code: &str) -> Option<ErrorKind> {
+        Self::ALL.into_iter().find(|k| k.sqlstate() == code)
+    }
+
     /// The PostgreSQL SQLSTATE code a client of the wire server will see.
     pub fn sqlstate(self) -> &'static str {
         match self {
@@ -94,6 +132,7 @@ impl ErrorKind {
             ErrorKind::HotStore => "58000",
             ErrorKind::Catalog => "40001",
             ErrorKind::Config => "F0000",
+            ErrorKind::ShardUnavailable => "08006",
             ErrorKind::Internal => "XX000",
         }
     }
@@ -185,6 +224,17 @@ impl From<Error> for DataFusionError {
     }
 }
 
+/// Our error inside a DataFusion error, through the wrappers that only add
+/// context or share it.
+fn find_ours(e: &DataFusionError) -> Option<&Error> {
+    match e {
+        DataFusionError::External(inner) => inner.downcast_ref::<Error>(),
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => find_ours(inner),
+        DataFusionError::Shared(inner) => find_ours(inner),
+        _ => None,
+    }
+}
+
 impl From<DataFusionError> for Error {
     fn from(e: DataFusionError) -> Self {
         // jsonb errors carry PostgreSQL's SQLSTATE, wherever DataFusion
@@ -225,7 +275,17 @@ impl From<DataFusionError> for Error {
             // DataFusion wraps planning errors with a source span; the
             // inner error decides the kind.
             DataFusionError::Diagnostic(_, inner) => (*inner).into(),
-            DataFusionError::Shared(shared) => Error::new(ErrorKind::Internal, shared.to_string()),
+            // An error several streams saw (a repartition's input failed):
+            // ours inside keeps its kind.
+            DataFusionError::Shared(shared) => match find_ours(&shared) {
+                Some(ours) => Error {
+                    kind: ours.kind,
+                    message: ours.message.clone(),
+                    context: ours.context.clone(),
+                    source: None,
+                },
+                None => Error::new(ErrorKind::Internal, shared.to_string()),
+            },
             // PostgreSQL's words and code for an unknown column.
             DataFusionError::SchemaError(ref err, _)
                 if matches!(err.as_ref(), datafusion::common::SchemaError::FieldNotFound { .. }) =>

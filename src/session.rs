@@ -110,6 +110,8 @@ impl Session {
             .into_state_builder()
             .with_session_id(session_id)
             .with_catalog_list(catalogs)
+            // Last, after DataFusion's rules: moves work into remote shards.
+            .with_physical_optimizer_rule(Arc::new(crate::shard::pushdown::ShardPushdown))
             .build()
             .into();
         thermocline_udfs::register_functions(&ctx);
@@ -141,6 +143,13 @@ impl Session {
         if self.txn.is_explicit() {
             self.txn.fail();
         }
+    }
+
+    /// Warnings raised since the last call (a partial answer's missing
+    /// shards), for the client: the CLI prints them, the wire server sends
+    /// them as notices, the HTTP API returns them with the result.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.txn.take_warnings()
     }
 
     /// The DataFusion context, for registering more functions or tables.
@@ -467,7 +476,19 @@ impl Session {
             .map_err(|e| with_table(e, name.to_string()))?;
         let alias = alias.unwrap_or_else(|| target.name().name.clone());
         // Every shard that may hold a row the statement changes.
-        self.txn.acquire_shards(&self.warehouse, &target.shards()).await?;
+        let shards = target.shards();
+        if let Some((shard, server)) = self.warehouse.remote.as_ref().and_then(|r| {
+            shards
+                .iter()
+                .find_map(|s| r.endpoint(s).map(|e| (s.clone(), e.to_string())))
+        }) {
+            return Err(Error::not_supported(format!(
+                "UPDATE and DELETE on a table with remote shards (shard \"{shard}\" is hosted at {server}): \
+                 not supported yet"
+            ))
+            .with_context("table", target.name()));
+        }
+        self.txn.acquire_shards(&self.warehouse, &shards).await?;
         let input = match &statement {
             Statement::Update(update) if update.from.is_some() => self.update_from_input(update, &target, &alias).await,
             _ => self.dml_input(statement).await,

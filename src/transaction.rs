@@ -73,6 +73,9 @@ struct Inner {
     /// The write lock of each shard written, from its first write on.
     locks: BTreeMap<String, ShardLock>,
     staged: Vec<Staged>,
+    /// Rows for shards other processes host, sent at COMMIT (autocommit
+    /// statements only; their lsns are the shard's to give).
+    remote: Vec<Staged>,
     /// How to take back the DDL done so far, oldest first.
     undo: Vec<DdlUndo>,
     /// Tables DROP TABLE named in this transaction, dropped at COMMIT.
@@ -111,6 +114,7 @@ struct Savepoint {
 struct Ending {
     failed: bool,
     staged: Vec<Staged>,
+    remote: Vec<Staged>,
     undo: Vec<DdlUndo>,
     deferred_drops: Vec<TableName>,
     /// Held until the undo is done: no other writer of the shard can see a
@@ -137,6 +141,9 @@ impl Ending {
 #[derive(Debug, Default)]
 pub struct TransactionState {
     inner: Mutex<Inner>,
+    /// Warnings for the session's client (a partial answer's missing
+    /// shards): the session takes them after each statement.
+    warnings: Mutex<Vec<String>>,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction, or in a failed one.
@@ -167,6 +174,19 @@ impl TransactionState {
 
     pub fn is_explicit(&self) -> bool {
         self.lock().explicit
+    }
+
+    /// Tell the session's client something went less than fully right.
+    pub fn warn(&self, message: String) {
+        let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+        if !warnings.contains(&message) {
+            warnings.push(message);
+        }
+    }
+
+    /// The warnings since the last call.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// BEGIN. Returns false if a transaction was already open (PostgreSQL
@@ -350,6 +370,30 @@ impl TransactionState {
         Ok(first_lsn)
     }
 
+    /// Stage rows (user columns in table order) of `table` for a remote
+    /// shard: sent when the statement commits. Only outside BEGIN ...
+    /// COMMIT: a transaction cannot hold a remote shard's write lock.
+    pub fn stage_remote(&self, shard: &str, table: &TableName, batch: RecordBatch) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.explicit {
+            return Err(Error::not_supported(format!(
+                "writing to shard \"{shard}\", which another server hosts, inside a transaction block: \
+                 each statement on remote shards commits by itself, so run it outside BEGIN ... COMMIT"
+            ))
+            .with_context("table", table));
+        }
+        if batch.num_rows() > 0 {
+            inner.remote.push(Staged {
+                shard: shard.to_string(),
+                table: table.clone(),
+                op: WalOp::Insert,
+                first_lsn: 0,
+                batch,
+            });
+        }
+        Ok(())
+    }
+
     /// Staged entries of one table, with their shard, as WAL entries a scan
     /// can merge.
     pub fn staged(&self, table: &TableName) -> Vec<(String, WalEntry)> {
@@ -408,6 +452,7 @@ impl TransactionState {
         Ending {
             failed,
             staged: std::mem::take(&mut inner.staged),
+            remote: std::mem::take(&mut inner.remote),
             undo: std::mem::take(&mut inner.undo),
             deferred_drops: std::mem::take(&mut inner.deferred_drops),
             locks: std::mem::take(&mut inner.locks),
@@ -432,6 +477,7 @@ impl TransactionState {
         }
         let Ending {
             staged,
+            remote,
             undo,
             deferred_drops,
             locks,
@@ -448,7 +494,7 @@ impl TransactionState {
                 batch: s.batch,
             });
         }
-        let mut committed: Vec<&str> = Vec::new();
+        let mut committed: Vec<String> = Vec::new();
         for (shard, (first_lsn, writes)) in &by_shard {
             if let Err(e) = wh.append_at(shard, *first_lsn, writes) {
                 if !committed.is_empty() {
@@ -464,6 +510,36 @@ impl TransactionState {
                 return Err(match undone {
                     Ok(()) => e,
                     Err(undo_error) => e.with_context("rollback", undo_error),
+                });
+            }
+            committed.push(shard.clone());
+        }
+        // Then each remote shard's rows, one append per shard and table.
+        let mut remote_by_shard: BTreeMap<(String, TableName), Vec<RecordBatch>> = BTreeMap::new();
+        for s in remote {
+            remote_by_shard.entry((s.shard, s.table)).or_default().push(s.batch);
+        }
+        for ((shard, table), batches) in remote_by_shard {
+            let sent = match &wh.remote {
+                Some(remote) => {
+                    let request = crate::shard::remote::Append {
+                        namespace: table.namespace.clone(),
+                        table: table.name.clone(),
+                        shard: shard.clone(),
+                    };
+                    remote.append(&request, batches).await.map(|_| ())
+                }
+                None => Err(Error::internal(format!(
+                    "rows staged for remote shard {shard} with no remote shards"
+                ))),
+            };
+            if let Err(e) = sent {
+                drop(undo);
+                drop(locks);
+                let e = e.with_context("table", &table);
+                return Err(match committed.is_empty() {
+                    true => e,
+                    false => e.with_context("committed on shards", committed.join(", ")),
                 });
             }
             committed.push(shard);

@@ -46,6 +46,8 @@ pub struct WarehouseInner {
     pub(crate) catalog: Arc<dyn CommitCatalog>,
     /// The home shard's hot tier.
     pub(crate) hot: HotStoreRef,
+    /// Shards other processes host (`None`: none).
+    pub(crate) remote: Option<Arc<crate::shard::remote::RemoteShards>>,
     /// Every shard whose hot tier this process holds, opened on first use.
     shards: Mutex<HashMap<String, Arc<LocalShard>>>,
     /// Where table data lives (the warehouse's `data/` folder, or S3/R2).
@@ -166,10 +168,17 @@ impl Warehouse {
             runtime_env.register_object_store(url, data.store.clone());
         }
         let home = open_shard(&root, &config.shard, config.durability)?;
+        let remote = (!config.remote_shards.is_empty()).then(|| {
+            Arc::new(crate::shard::remote::RemoteShards::new(
+                config.remote_shards.clone(),
+                config.shard_timeout,
+            ))
+        });
         let inner = Arc::new(WarehouseInner {
             config: WarehouseConfig { root, ..config },
             catalog,
             hot: home.hot.clone(),
+            remote,
             shards: Mutex::new(HashMap::from([(home.hot.shard().to_string(), Arc::new(home))])),
             store: data.store.clone(),
             store_url: data.store_url.clone(),
@@ -190,6 +199,15 @@ impl Warehouse {
             inner,
             _background: background,
         })
+    }
+
+    /// The Arrow Flight service that serves `hosted` shards to
+    /// coordinators (see [`crate::shard::remote`]).
+    pub fn shard_service(
+        &self,
+        hosted: std::collections::BTreeSet<String>,
+    ) -> crate::shard::remote::server::ShardService {
+        crate::shard::remote::server::ShardService::new(self.inner.clone(), hosted)
     }
 
     /// A new SQL session over this warehouse.
@@ -331,6 +349,18 @@ impl WarehouseInner {
             return Ok(shard.clone());
         }
         crate::config::check_shard_name(name)?;
+        if let Some(server) = self.config.remote_shards.get(name) {
+            return Err(Error::new(
+                ErrorKind::NotSupported,
+                format!("shard \"{name}\" is hosted by the shard server at {server}, not by this process"),
+            ));
+        }
+        if self.config.hosted_shards.as_ref().is_some_and(|h| !h.contains(name)) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("shard \"{name}\" is not hosted by this server"),
+            ));
+        }
         let shard = Arc::new(open_shard(&self.config.root, name, self.config.durability)?);
         shards.insert(name.to_string(), shard.clone());
         Ok(shard)
@@ -344,7 +374,8 @@ impl WarehouseInner {
     /// The shards this process holds, home shard first: the home shard,
     /// every shard of a sharded table found on disk (`hot/shard-<n>.db`)
     /// and any opened since. Another process's home shard in the same
-    /// folder (`hot/<its name>.db`) is left to that process.
+    /// folder (`hot/<its name>.db`) is left to that process, and so are
+    /// remote shards; a shard server holds only the shards it hosts.
     pub(crate) fn local_shards(&self) -> Result<Vec<Arc<LocalShard>>> {
         let mut names: Vec<String> = Vec::new();
         let dir = self.config.root.join("hot");
@@ -362,7 +393,11 @@ impl WarehouseInner {
         names.extend(self.shards.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned());
         names.sort();
         names.dedup();
-        names.retain(|n| n != &self.config.shard);
+        names.retain(|n| {
+            n != &self.config.shard
+                && !self.config.remote_shards.contains_key(n)
+                && self.config.hosted_shards.as_ref().is_none_or(|h| h.contains(n))
+        });
         names.insert(0, self.config.shard.clone());
         names.iter().map(|n| self.shard(n)).collect()
     }

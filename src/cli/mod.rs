@@ -52,6 +52,13 @@ struct Cli {
     /// in version order, each in one transaction) before the command runs.
     #[arg(long, global = true, env = "THERMOCLINE_MIGRATIONS", value_name = "DIR")]
     migrations: Option<PathBuf>,
+    /// Shards other servers host, read and written over Arrow Flight:
+    /// `0-49=http://10.0.0.1:7001;50-99=http://10.0.0.2:7001`.
+    #[arg(long, global = true, env = "THERMOCLINE_REMOTE_SHARDS", value_name = "MAP")]
+    remote_shards: Option<String>,
+    /// How long a call to a remote shard may take before it fails.
+    #[arg(long, global = true, env = "THERMOCLINE_SHARD_TIMEOUT", default_value = "30s", value_parser = duration)]
+    shard_timeout: Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,6 +86,23 @@ struct ServeArgs {
     /// Settings file (TOML); THERMOCLINE_* variables override it.
     #[arg(long, env = "THERMOCLINE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Serve shards to coordinators over Arrow Flight at this address.
+    #[arg(
+        long,
+        env = "THERMOCLINE_FLIGHT_LISTEN",
+        value_name = "ADDR",
+        requires = "host_shards"
+    )]
+    flight_listen: Option<std::net::SocketAddr>,
+    /// The shards this server hosts (`0-49`, `shard-3,7`): their hot tiers,
+    /// writes and compaction. Other shards in the folder are left alone.
+    #[arg(
+        long,
+        env = "THERMOCLINE_HOST_SHARDS",
+        value_name = "SHARDS",
+        requires = "flight_listen"
+    )]
+    host_shards: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -253,7 +277,19 @@ fn warehouse_config(cli: &Cli) -> Result<WarehouseConfig, Error> {
     if let Some(data) = &cli.data {
         config = config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
     }
-    Ok(config)
+    with_remote_shards(config, cli)
+}
+
+/// `config` with the remote shards and shard timeout the options name.
+fn with_remote_shards(config: WarehouseConfig, cli: &Cli) -> Result<WarehouseConfig, Error> {
+    let config = config.with_shard_timeout(cli.shard_timeout);
+    Ok(match &cli.remote_shards {
+        Some(map) => config.with_remote_shards(
+            thermocline::shard::remote::parse_shard_map(map)
+                .map_err(|e| e.with_context("option", "--remote-shards"))?,
+        ),
+        None => config,
+    })
 }
 
 fn open(runtime: &Runtime, cli: &Cli, mode: CompactionMode) -> Result<Warehouse, Error> {

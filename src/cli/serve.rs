@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use thermocline::server::config::ProcessEnvironment;
 use thermocline::server::{LogFormat, Server, ServerConfig};
-use thermocline::{CompactionMode, Error, Warehouse, WarehouseConfig};
+use thermocline::{CompactionMode, Error, ErrorKind, Warehouse, WarehouseConfig};
 use tokio::runtime::Runtime;
 
 use super::{Cli, ServeArgs};
@@ -20,6 +20,9 @@ Settings come from --config FILE (TOML) and the environment, which wins:
   THERMOCLINE_PG_TLS_CERT / THERMOCLINE_PG_TLS_KEY   PEM files: offer TLS
   THERMOCLINE_HTTP_LISTEN    start the HTTP API here (e.g. 127.0.0.1:8080)
   THERMOCLINE_HTTP_TOKEN     its bearer token
+  THERMOCLINE_FLIGHT_LISTEN / THERMOCLINE_HOST_SHARDS  serve these shards
+                             to coordinators over Arrow Flight (--flight-listen,
+                             --host-shards 0-49)
   THERMOCLINE_LOG            log level or filter (default info)
   THERMOCLINE_LOG_FORMAT     text or json
 Each listener's address is printed on stdout once it is bound.
@@ -46,6 +49,16 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
     if let Some(sharding) = &config.sharding {
         warehouse_config = warehouse_config.with_sharding(sharding.clone());
     }
+    warehouse_config = super::with_remote_shards(warehouse_config, cli)?;
+    let hosted = match &args.host_shards {
+        Some(spec) => Some(
+            thermocline::shard::remote::parse_shard_set(spec).map_err(|e| e.with_context("option", "--host-shards"))?,
+        ),
+        None => None,
+    };
+    if let Some(hosted) = &hosted {
+        warehouse_config = warehouse_config.with_hosted_shards(hosted.clone());
+    }
     runtime.block_on(async {
         let warehouse = Warehouse::open(warehouse_config)
             .await
@@ -58,7 +71,30 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
                 )
                 .await?;
         }
-        let server = Server::bind(Arc::new(warehouse), &config).await?;
+        let warehouse = Arc::new(warehouse);
+        let flight = match (args.flight_listen, &hosted) {
+            (Some(addr), Some(hosted)) => {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("cannot listen on {addr} for Arrow Flight: {e}"),
+                    )
+                })?;
+                Some((listener, warehouse.shard_service(hosted.clone())))
+            }
+            _ => None,
+        };
+        let server = Server::bind(warehouse.clone(), &config).await?;
+        let flight_task = match flight {
+            Some((listener, service)) => {
+                if let Ok(addr) = listener.local_addr() {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = writeln!(stdout, "flight listening on {addr}");
+                }
+                Some(tokio::spawn(service.serve(listener, shutdown_signal())))
+            }
+            None => None,
+        };
         {
             let mut stdout = std::io::stdout().lock();
             if let Some(addr) = server.pg_addr() {
@@ -69,7 +105,11 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
             }
             let _ = stdout.flush();
         }
-        server.run(shutdown_signal()).await
+        let served = server.run(shutdown_signal()).await;
+        if let Some(task) = flight_task {
+            task.abort();
+        }
+        served
     })
 }
 

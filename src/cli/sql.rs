@@ -50,6 +50,9 @@ impl Printer {
         let started = Instant::now();
         let result = session.execute(text).await;
         let elapsed = started.elapsed();
+        for warning in session.take_warnings() {
+            eprintln!("WARNING:  {warning}");
+        }
         match result {
             Ok(outputs) => {
                 for output in &outputs {

@@ -63,13 +63,31 @@ pub async fn insert(
 ) -> Result<Written> {
     let rows = prepare(table, &rows)?;
     let txn = table.transaction().clone();
-    let owners = table.shard_rows(&rows)?;
+    let mut owners = table.shard_rows(&rows)?;
+    // Rows of shards another server hosts are sent to it at COMMIT.
+    let remote: std::collections::BTreeMap<String, Vec<u32>> = match &table.warehouse().remote {
+        Some(remote) => {
+            let names: Vec<String> = owners.keys().filter(|s| remote.contains(s)).cloned().collect();
+            names.into_iter().filter_map(|s| owners.remove_entry(&s)).collect()
+        }
+        None => Default::default(),
+    };
+    if let (Some(shard), Some(_)) = (remote.keys().next(), on_conflict) {
+        return Err(Error::not_supported(format!(
+            "INSERT ... ON CONFLICT into shard \"{shard}\", which another server hosts"
+        ))
+        .with_context("table", table.name()));
+    }
     let shards: Vec<String> = owners.keys().cloned().collect();
     txn.acquire_shards(table.warehouse(), &shards).await?;
     let Some(clause) = on_conflict else {
         let all: Vec<&Constraint> = table.constraints().iter().collect();
         keys::check_unique(state, table, &all, &rows, &DeletedRows::default()).await?;
         stage_rows(table, WalOp::Insert, &rows, &owners)?;
+        for (shard, indices) in &remote {
+            let part = arrow::compute::take_record_batch(&rows, &UInt32Array::from(indices.clone()))?;
+            txn.stage_remote(shard, table.name(), part)?;
+        }
         return Ok(Written {
             count: rows.num_rows() as u64,
             rows,

@@ -55,6 +55,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jit", "off"),
     ("work_mem", "4MB"),
     ("max_connections", "100"),
+    // Remote shards that cannot be reached are left out of the answer,
+    // with a warning, instead of failing it.
+    (crate::table::provider::PARTIAL_RESULTS, "off"),
 ];
 
 /// The settings a session changed with SET.

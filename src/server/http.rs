@@ -259,6 +259,7 @@ async fn run_query(api: Api, headers: &HeaderMap, body: Result<Bytes, BytesRejec
         Ok::<_, ApiError>(Answer {
             command: last.tag,
             body,
+            warnings: session.take_warnings(),
         })
     });
     let answer = task.await.map_err(|e| {
@@ -274,6 +275,9 @@ async fn run_query(api: Api, headers: &HeaderMap, body: Result<Bytes, BytesRejec
 struct Answer {
     command: String,
     body: Encoded,
+    /// Sent as `Thermocline-Warning` headers (a partial answer's missing
+    /// shards).
+    warnings: Vec<String>,
 }
 
 enum Encoded {
@@ -287,6 +291,11 @@ impl IntoResponse for Answer {
             Encoded::Json(body) => axum::Json(body).into_response(),
             Encoded::Arrow(bytes) => ([(header::CONTENT_TYPE, ARROW_STREAM)], Body::from(bytes)).into_response(),
         };
+        for warning in &self.warnings {
+            if let Ok(value) = HeaderValue::from_str(warning) {
+                response.headers_mut().append("thermocline-warning", value);
+            }
+        }
         if let Ok(value) = HeaderValue::from_str(&self.command) {
             response.headers_mut().insert(COMMAND_HEADER, value);
         }

@@ -14,6 +14,8 @@
 //! commits that compact it (`thermocline.watermark.shard-3`); a read is the
 //! snapshot plus, for each shard, its rows above its watermark.
 
+pub mod pushdown;
+pub mod remote;
 pub mod routing;
 
 use std::collections::BTreeSet;

@@ -47,6 +47,7 @@ use super::{hidden, predicate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::{HotSnapshot, Lsn, TableName, WalOp};
 use crate::shard::Sharding;
+use crate::shard::remote::exec::{OpenCuts, RemoteCut, RemoteShardExec, TailExec};
 use crate::transaction::TransactionState;
 use crate::warehouse::WarehouseInner;
 
@@ -86,6 +87,25 @@ struct ShardTail {
     hot: HotSnapshot,
     watermark: Lsn,
 }
+
+/// One shard's tail as a remote coordinator's cut asked for it (see
+/// [`TieredTable::shard_tail`]).
+#[derive(Debug)]
+pub struct ShardTailRows {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// WAL entries read.
+    pub entries: usize,
+    /// Versions the tail deletes, by shard.
+    pub deleted: Vec<(String, Vec<Lsn>)>,
+}
+
+/// The setting that turns an unreachable remote shard into a warning and
+/// a partial answer (`SET thermocline.partial_results = on`).
+pub const PARTIAL_RESULTS: &str = "thermocline.partial_results";
+
+/// How many remote shards are asked to open their cuts at once.
+const REMOTE_CUTS_AT_ONCE: usize = 32;
 
 /// A cut read ahead of planning (see [`TieredTable::pinned`]).
 #[derive(Debug)]
@@ -272,6 +292,145 @@ impl TieredTable {
 
     pub(crate) fn warehouse(&self) -> &Arc<WarehouseInner> {
         &self.warehouse
+    }
+
+    /// One shard's tail for a remote coordinator's cut (see
+    /// [`crate::shard::remote`]): the rows of `shard` above `watermark`, as
+    /// `columns` (names in [`Self::with_row_ids`]'s schema), and the versions
+    /// the tail deletes. Refused with [`crate::shard::remote::CUT_EXPIRED`]
+    /// when the shard has compacted past `watermark`: the entries between
+    /// are gone from its hot tier.
+    pub fn shard_tail(&self, shard: &str, watermark: Lsn, columns: &[String]) -> Result<ShardTailRows> {
+        let full = self.with_row_ids();
+        let projection = columns
+            .iter()
+            .map(|c| {
+                full.schema.index_of(c).map_err(|_| {
+                    Error::new(ErrorKind::UndefinedColumn, format!("column \"{c}\" does not exist"))
+                        .with_context("table", &self.name)
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let users = self.user_schema.fields().len();
+        let wanted: Vec<FieldRef> = projection
+            .iter()
+            .filter(|i| **i < users)
+            .map(|i| self.wal_fields[*i].clone())
+            .collect();
+        let hot = match self.warehouse.hot_of(shard)?.read(&self.name, None, Some(&wanted)) {
+            Ok(hot) => hot,
+            Err(e) if e.kind() == ErrorKind::NotFound => HotSnapshot::default(),
+            Err(e) => return Err(e.with_context("shard", shard)),
+        };
+        if hot.local_watermark > watermark {
+            return Err(Error::new(
+                ErrorKind::Catalog,
+                format!(
+                    "{}: shard {shard} compacted through lsn {}, past the watermark {watermark} asked for",
+                    crate::shard::remote::CUT_EXPIRED,
+                    hot.local_watermark
+                ),
+            ));
+        }
+        let deleted = DeletedRows::above(&hot.entries, watermark)?;
+        let schema = Arc::new(full.schema.project(&projection)?);
+        let entries = hot.entries.len();
+        let batches = hot_rows(hot, watermark, shard, users, &projection, &schema, &deleted)?;
+        Ok(ShardTailRows {
+            schema,
+            batches,
+            entries,
+            deleted: deleted.to_lists(),
+        })
+    }
+
+    /// Open a cut on each of `shards` (remote) over the snapshot of
+    /// `table`; when one has compacted past its watermark, reload the table
+    /// and start over (a few times). Shards that cannot open their cut fail
+    /// the scan, or with `partial` are returned as missing.
+    async fn open_remote_cuts(
+        &self,
+        remote: &Arc<crate::shard::remote::RemoteShards>,
+        shards: &[String],
+        columns: &[String],
+        mut table: iceberg::table::Table,
+        partial: bool,
+    ) -> Result<(
+        iceberg::table::Table,
+        Vec<(RemoteCut, crate::shard::remote::CutOpened)>,
+        Vec<String>,
+    )> {
+        use futures::StreamExt;
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let requests: Vec<crate::shard::remote::OpenCut> = shards
+                .iter()
+                .map(|shard| crate::shard::remote::OpenCut {
+                    namespace: self.name.namespace.clone(),
+                    table: self.name.name.clone(),
+                    shard: shard.clone(),
+                    watermark: thermocline_catalog::watermark::watermark(table.metadata(), None, shard),
+                    columns: columns.to_vec(),
+                })
+                .collect();
+            let answers: Vec<(crate::shard::remote::OpenCut, Result<crate::shard::remote::CutOpened>)> =
+                futures::stream::iter(requests)
+                    .map(|request| async move {
+                        let answer = remote.open_cut(&request).await;
+                        (request, answer)
+                    })
+                    .buffered(REMOTE_CUTS_AT_ONCE)
+                    .collect()
+                    .await;
+            let expired = answers
+                .iter()
+                .any(|(_, a)| a.as_ref().is_err_and(crate::shard::remote::is_cut_expired));
+            let mut opened = Vec::new();
+            let mut missing = Vec::new();
+            let mut failure = None;
+            for (request, answer) in answers {
+                match answer {
+                    Ok(cut) => opened.push((
+                        RemoteCut {
+                            shard: request.shard,
+                            cut: cut.cut,
+                            watermark: request.watermark,
+                            rows: cut.rows,
+                        },
+                        cut,
+                    )),
+                    Err(e) if crate::shard::remote::is_cut_expired(&e) => {}
+                    Err(e) if partial && e.kind() == ErrorKind::ShardUnavailable => {
+                        tracing::warn!(shard = %request.shard, "left out of a partial answer: {e}");
+                        missing.push(request.shard);
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            if failure.is_some() || (expired && attempt < ATTEMPTS) {
+                for (cut, _) in &opened {
+                    remote.close_cut(&cut.shard, cut.cut).await;
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e.with_context("table", &self.name));
+            }
+            if !expired {
+                return Ok((table, opened, missing));
+            }
+            if attempt < ATTEMPTS {
+                // The shard's compaction committed a newer snapshot that
+                // holds the rows it no longer has.
+                table = self.warehouse.load_table(&self.ident).await?;
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Catalog,
+            format!("remote shards kept compacting past the snapshot read, {ATTEMPTS} times: try again"),
+        )
+        .with_context("table", &self.name))
     }
 
     /// Read the cut described in the module docs over `shards`, plus the
@@ -679,11 +838,53 @@ impl TableProvider for TieredTable {
         let users = self.user_schema.fields().len();
         let user_projection: Vec<usize> = projection.iter().copied().filter(|i| *i < users).collect();
         let (shards, narrowed) = self.shards_to_read(filters);
-        let (tails, table) = self.read_cut(Some(&user_projection), &shards).await?;
+        // Shards other processes host are read through their cuts (see
+        // `crate::shard::remote`), after the snapshot is loaded.
+        let remote = self.warehouse.remote.clone().filter(|_| self.pinned.is_none());
+        let (remote_shards, local_shards): (Vec<String>, Vec<String>) = shards
+            .into_iter()
+            .partition(|s| remote.as_ref().is_some_and(|r| r.contains(s)));
+        let (mut tails, mut table) = self.read_cut(Some(&user_projection), &local_shards).await?;
+        let mut remote_cuts = Vec::new();
+        let mut missing = Vec::new();
+        if let Some(remote) = remote.as_ref().filter(|_| !remote_shards.is_empty()) {
+            let partial = crate::pg_catalog::settings::get(state.config_options(), PARTIAL_RESULTS)
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"));
+            let columns: Vec<String> = projected.fields().iter().map(|f| f.name().clone()).collect();
+            let (newer, opened, left_out) = self
+                .open_remote_cuts(remote, &remote_shards, &columns, table, partial)
+                .await?;
+            table = newer;
+            // Any snapshot loaded after the local hot reads makes a cut with
+            // them (module docs), the one the remote cuts used included.
+            for tail in &mut tails {
+                tail.watermark = thermocline_catalog::watermark::watermark(table.metadata(), None, &tail.shard)
+                    .max(tail.hot.local_watermark);
+            }
+            remote_cuts = opened;
+            missing = left_out;
+        }
         // Versions deleted above the cut, whichever shard wrote the delete.
         let mut deleted = DeletedRows::default();
         for tail in &tails {
             deleted.extend(&DeletedRows::above(&tail.hot.entries, tail.watermark)?);
+        }
+        for (_, opened) in &remote_cuts {
+            for (shard, lsns) in &opened.deleted {
+                for lsn in lsns {
+                    deleted.insert(shard, *lsn);
+                }
+            }
+        }
+        for shard in &missing {
+            deleted.drop_shard(shard);
+        }
+        if !missing.is_empty() {
+            self.txn.warn(format!(
+                "partial answer: table \"{}\" is missing shards {} (unreachable)",
+                self.name.name,
+                missing.join(", ")
+            ));
         }
         // An empty projection (COUNT(*)) still needs the row count: decode
         // gives zero-column batches with the right number of rows.
@@ -702,16 +903,25 @@ impl TableProvider for TieredTable {
             parts.push(HotPart::new(tail.shard, tail.watermark, entries, batches));
         }
         let deleted = Arc::new(deleted);
+        let mut shard_cuts: Vec<ShardCut> = parts
+            .iter()
+            .map(|p| ShardCut {
+                shard: p.shard.clone(),
+                watermark: p.watermark,
+                hot_rows: p.row_count(),
+                server: None,
+            })
+            .collect();
+        shard_cuts.extend(remote_cuts.iter().map(|(c, _)| ShardCut {
+            shard: c.shard.clone(),
+            watermark: c.watermark,
+            hot_rows: c.rows,
+            server: remote.as_ref().and_then(|r| r.endpoint(&c.shard)).map(str::to_string),
+        }));
         let mut cut = CutSummary {
             table: self.name.to_string(),
-            shards: parts
-                .iter()
-                .map(|p| ShardCut {
-                    shard: p.shard.clone(),
-                    watermark: p.watermark,
-                    hot_rows: p.row_count(),
-                })
-                .collect(),
+            shards: shard_cuts,
+            missing_shards: missing,
             shards_total: self.sharding.as_ref().map(|s| s.count as usize),
             shards_narrowed: narrowed,
             deleted_rows: deleted.len(),
@@ -723,6 +933,16 @@ impl TableProvider for TieredTable {
         let hot_exec: Arc<dyn ExecutionPlan> =
             Arc::new(HotScanExec::new(self.name.to_string(), parts, projected.clone()));
         let mut children = vec![hot_exec];
+        if let (Some(remote), false) = (&remote, remote_cuts.is_empty()) {
+            let cuts = Arc::new(OpenCuts {
+                remote: remote.clone(),
+                cuts: remote_cuts.into_iter().map(|(c, _)| c).collect(),
+            });
+            // The bare tail: rows. `crate::shard::pushdown` moves more of
+            // the plan into the fragment where it can.
+            let tail = Arc::new(TailExec::new(projected.clone()));
+            children.push(Arc::new(RemoteShardExec::try_new(self.name.to_string(), cuts, tail)?));
+        }
         let mut row_filter = None;
         let cold_files = cold.map(|(plan, files, filter)| {
             children.push(plan);

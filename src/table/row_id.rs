@@ -37,6 +37,9 @@ pub const NEW_LSN: &str = "_new_lsn";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeletedRows {
     by_shard: HashMap<String, HashSet<Lsn>>,
+    /// Shards left out of a partial answer: every version of theirs is
+    /// dropped (see [`crate::shard::remote`]).
+    missing: HashSet<String>,
 }
 
 impl DeletedRows {
@@ -52,11 +55,32 @@ impl DeletedRows {
     }
 
     pub fn contains(&self, shard: &str, lsn: Lsn) -> bool {
-        self.by_shard.get(shard).is_some_and(|s| s.contains(&lsn))
+        self.by_shard.get(shard).is_some_and(|s| s.contains(&lsn)) || self.missing.contains(shard)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_shard.values().all(HashSet::is_empty)
+        self.missing.is_empty() && self.by_shard.values().all(HashSet::is_empty)
+    }
+
+    /// Drop every version of `shard`: it is missing from a partial answer.
+    pub fn drop_shard(&mut self, shard: &str) {
+        self.missing.insert(shard.to_string());
+    }
+
+    /// The deleted versions as lists, to send to another process.
+    pub fn to_lists(&self) -> Vec<(String, Vec<Lsn>)> {
+        let mut lists: Vec<(String, Vec<Lsn>)> = self
+            .by_shard
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(shard, lsns)| {
+                let mut lsns: Vec<Lsn> = lsns.iter().copied().collect();
+                lsns.sort_unstable();
+                (shard.clone(), lsns)
+            })
+            .collect();
+        lists.sort();
+        lists
     }
 
     pub fn len(&self) -> usize {
@@ -82,6 +106,7 @@ impl DeletedRows {
                 self.insert(shard, *lsn);
             }
         }
+        self.missing.extend(other.missing.iter().cloned());
     }
 
     /// The versions deleted by `Delete` entries' rows above `watermark`

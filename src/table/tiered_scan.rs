@@ -30,6 +30,8 @@ pub struct CutSummary {
     pub snapshot_id: Option<i64>,
     /// Each shard read, with its watermark in the snapshot.
     pub shards: Vec<ShardCut>,
+    /// Remote shards left out of a partial answer.
+    pub missing_shards: Vec<String>,
     /// How many shards a sharded table has (`None`: unsharded).
     pub shards_total: Option<usize>,
     /// The query's filter fixed the shard key, so only its owners are read.
@@ -53,6 +55,8 @@ pub struct ShardCut {
     pub shard: String,
     pub watermark: Lsn,
     pub hot_rows: usize,
+    /// The server hosting a remote shard (`None`: this process).
+    pub server: Option<String>,
 }
 
 /// Drops deleted row versions from the cold side's batches, then the
@@ -124,14 +128,18 @@ impl ColdFiles {
     }
 }
 
-/// Union of the tiers of one table. Partitions are the hot side's followed by
-/// the cold side's.
+/// Union of the tiers of one table. Partitions are the hot side's, then the
+/// remote shards' (if any), then the cold side's (if any: always the last
+/// child).
 #[derive(Debug)]
 pub struct TieredScanExec {
     cut: CutSummary,
     children: Vec<Arc<dyn ExecutionPlan>>,
     cold_files: Option<ColdFiles>,
     row_filter: Option<RowFilter>,
+    /// The remote shards' rows are read elsewhere in the plan, so the
+    /// cut's row count is not this node's.
+    remote_split: bool,
     properties: Arc<PlanProperties>,
 }
 
@@ -163,12 +171,42 @@ impl TieredScanExec {
             children,
             cold_files,
             row_filter,
+            remote_split: false,
             properties,
         })
     }
 
     pub fn cut(&self) -> &CutSummary {
         &self.cut
+    }
+
+    /// The remote shards' part, if the scan has one.
+    pub fn remote(&self) -> Option<&crate::shard::remote::exec::RemoteShardExec> {
+        self.children
+            .iter()
+            .find_map(|c| c.downcast_ref::<crate::shard::remote::exec::RemoteShardExec>())
+    }
+
+    /// The same scan without its remote shards' part (which a plan above
+    /// reads by itself: see `crate::shard::pushdown`).
+    pub fn without_remote(&self) -> Result<Self> {
+        let children = self
+            .children
+            .iter()
+            .filter(|c| {
+                c.downcast_ref::<crate::shard::remote::exec::RemoteShardExec>()
+                    .is_none()
+            })
+            .cloned()
+            .collect();
+        let mut scan = Self::try_new(
+            self.cut.clone(),
+            children,
+            self.cold_files.clone(),
+            self.row_filter.clone(),
+        )?;
+        scan.remote_split = true;
+        Ok(scan)
     }
 }
 
@@ -194,6 +232,13 @@ impl DisplayAs for TieredScanExec {
                         write!(f, "shards={} of {total}", shards.len())?;
                         if c.shards_narrowed {
                             write!(f, " (shard key fixed by the filter)")?;
+                        }
+                        let remote = shards.iter().filter(|s| s.server.is_some()).count();
+                        if remote > 0 {
+                            write!(f, ", remote_shards={remote}")?;
+                        }
+                        if !c.missing_shards.is_empty() {
+                            write!(f, ", missing_shards=[{}]", c.missing_shards.join(", "))?;
                         }
                     }
                 }
@@ -233,6 +278,7 @@ impl ExecutionPlan for TieredScanExec {
     fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
         let mut stats = Statistics::new_unknown(&self.schema());
         if partition.is_none()
+            && !self.remote_split
             && let Some(cold) = self.cut.cold_rows
         {
             let rows = cold as usize + self.cut.hot_rows();
@@ -250,12 +296,14 @@ impl ExecutionPlan for TieredScanExec {
     }
 
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::try_new(
+        let mut scan = Self::try_new(
             self.cut.clone(),
             children,
             self.cold_files.clone(),
             self.row_filter.clone(),
-        )?))
+        )?;
+        scan.remote_split = self.remote_split;
+        Ok(Arc::new(scan))
     }
 
     fn execute(&self, mut partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
@@ -263,7 +311,8 @@ impl ExecutionPlan for TieredScanExec {
             let count = child.properties().output_partitioning().partition_count();
             if partition < count {
                 let stream = child.execute(partition, context)?;
-                let Some(files) = self.cold_files.clone().filter(|_| index > 0) else {
+                let is_cold = index + 1 == self.children.len() && index > 0;
+                let Some(files) = self.cold_files.clone().filter(|_| is_cold) else {
                     return Ok(stream);
                 };
                 let schema = self.schema();

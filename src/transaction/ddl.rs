@@ -102,6 +102,14 @@ pub(crate) async fn purge_table(wh: &WarehouseInner, table: &TableName) -> Resul
     let ident = ident(table)?;
     // No compaction commits into a table that is going away.
     let _guards = wh.lock_compactions(table).await?;
+    // Remote shards' WALs first: rows left there would come back in a
+    // table created later under the same name.
+    if let Some(remote) = &wh.remote {
+        remote
+            .drop_wal(table)
+            .await
+            .map_err(|e| e.with_context("table", table))?;
+    }
     wh.catalog
         .purge_table(&ident)
         .await

@@ -11,8 +11,9 @@ pub fn http_status(sqlstate: &str) -> u16 {
         // Reading what the server does not allow (a file outside the roots).
         "42501" => 403,
         _ => match sqlstate.get(..2) {
-            // Too many connections, cancelled, shutting down.
-            Some("53" | "57") => 503,
+            // Too many connections, cancelled, shutting down; a remote
+            // shard that cannot be reached (08006).
+            Some("53" | "57" | "08") => 503,
             // Storage, the hot tier, configuration, bugs.
             Some("58" | "F0" | "XX") | None => 500,
             // Syntax, names, types, data, constraints, transaction state,
@@ -34,6 +35,7 @@ mod tests {
         assert_eq!(http_status("23505"), 409);
         assert_eq!(http_status("55P03"), 409);
         assert_eq!(http_status("40001"), 409);
+        assert_eq!(http_status("08006"), 503);
         assert_eq!(http_status("42501"), 403);
         assert_eq!(http_status("XX000"), 500);
         assert_eq!(http_status("58030"), 500);

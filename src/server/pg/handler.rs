@@ -321,6 +321,20 @@ impl Connection {
 }
 
 impl Connection {
+    /// The session's warnings (a partial answer's missing shards) as
+    /// NoticeResponse messages, before the statement's own response.
+    async fn send_warnings<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        for warning in self.session.take_warnings() {
+            let notice = pgwire::error::ErrorInfo::new("WARNING".to_string(), "01000".to_string(), warning);
+            client.feed(PgWireBackendMessage::NoticeResponse(notice.into())).await?;
+        }
+        Ok(())
+    }
+
     /// What ReadyForQuery reports: the session's own transaction status.
     fn wire_status(&self) -> WireStatus {
         match self.session.transaction_status() {
@@ -389,6 +403,7 @@ impl Connection {
                 Ok(None) => self.run(statement.text, Vec::new(), &Format::UnifiedText).await,
                 Err(e) => Err(e),
             };
+            self.send_warnings(client).await?;
             let response = match outcome {
                 Ok(response) => response,
                 Err(e) => {
@@ -555,9 +570,12 @@ impl ExtendedQueryHandler for Connection {
                 .map_err(to_pg_error_in(&prepared.sql));
         }
         let values = bind(portal).map_err(to_pg_error)?;
-        self.run(&prepared.sql, values, &portal.result_column_format)
+        let response = self
+            .run(&prepared.sql, values, &portal.result_column_format)
             .await
-            .map_err(to_pg_error_in(&prepared.sql))
+            .map_err(to_pg_error_in(&prepared.sql));
+        self.send_warnings(client).await?;
+        response
     }
 }
 
