@@ -224,6 +224,21 @@ fn coordinator_fans_out_to_shard_servers_and_survives_one_going_down() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         check_all(&session, &model, "after the servers compacted").await;
+        // The same answers when the shards send rows instead.
+        session
+            .execute("SET thermocline.shard_pushdown = off")
+            .await
+            .expect("set");
+        check_all(&session, &model, "shards sending rows").await;
+        let plan = explain(&session, QUERIES[1]).await;
+        assert!(
+            plan.contains("RemoteShardScan") && !plan.contains("runs on shards"),
+            "{plan}"
+        );
+        session
+            .execute("SET thermocline.shard_pushdown = on")
+            .await
+            .expect("set");
 
         // Shards send partial aggregates, not rows.
         let plan = explain(&session, QUERIES[1]).await;

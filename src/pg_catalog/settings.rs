@@ -58,6 +58,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     // Remote shards that cannot be reached are left out of the answer,
     // with a warning, instead of failing it.
     (crate::table::provider::PARTIAL_RESULTS, "off"),
+    // Filters, partial aggregates and top-k run on remote shards.
+    (crate::shard::pushdown::SHARD_PUSHDOWN, "on"),
 ];
 
 /// The settings a session changed with SET.

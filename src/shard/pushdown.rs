@@ -22,7 +22,8 @@
 //! gave one partition it is merged back into one (in order, if the top was
 //! ordered). A fragment that cannot be encoded for the shards (a node or
 //! expression `datafusion-proto` does not know) leaves the plan as it was:
-//! the shards then send rows.
+//! the shards then send rows. So does `SET thermocline.shard_pushdown =
+//! off`.
 
 use std::sync::Arc;
 
@@ -43,11 +44,21 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitio
 use super::remote::exec::TailExec;
 use crate::table::tiered_scan::TieredScanExec;
 
+/// The setting that turns the rule off (`SET thermocline.shard_pushdown =
+/// off`): shards then send rows. For comparing, and for finding out
+/// whether a wrong answer comes from a pushed-down fragment.
+pub const SHARD_PUSHDOWN: &str = "thermocline.shard_pushdown";
+
 #[derive(Debug, Default)]
 pub struct ShardPushdown;
 
 impl PhysicalOptimizerRule for ShardPushdown {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        let off = crate::pg_catalog::settings::get(config, SHARD_PUSHDOWN)
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "false" | "0" | "no"));
+        if off {
+            return Ok(plan);
+        }
         push(plan)
     }
 

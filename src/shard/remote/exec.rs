@@ -144,8 +144,11 @@ impl PhysicalExtensionCodec for FragmentCodec {
         let Some((schema, batches)) = &self.tail else {
             return datafusion::common::internal_err!("a fragment's tail decoded away from its shard");
         };
-        let source =
-            datafusion::datasource::memory::MemorySourceConfig::try_new(std::slice::from_ref(batches), schema.clone(), None)?;
+        let source = datafusion::datasource::memory::MemorySourceConfig::try_new(
+            std::slice::from_ref(batches),
+            schema.clone(),
+            None,
+        )?;
         Ok(datafusion::datasource::source::DataSourceExec::from_data_source(source))
     }
 
