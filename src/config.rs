@@ -78,6 +78,9 @@ pub struct WarehouseConfig {
     pub hosted_shards: Option<std::collections::BTreeSet<String>>,
     /// How long a call to a remote shard may take.
     pub shard_timeout: Duration,
+    /// The secret coordinators and shard servers share (sent as a bearer
+    /// token on every Flight call).
+    pub shard_token: Option<String>,
 }
 
 impl WarehouseConfig {
@@ -97,7 +100,14 @@ impl WarehouseConfig {
             remote_shards: Default::default(),
             hosted_shards: None,
             shard_timeout: crate::shard::remote::DEFAULT_SHARD_TIMEOUT,
+            shard_token: None,
         }
+    }
+
+    /// Send (and, as a shard server, require) this token on Flight calls.
+    pub fn with_shard_token(mut self, token: impl Into<String>) -> Self {
+        self.shard_token = Some(token.into());
+        self
     }
 
     /// Read `shards` (name → Flight URL) from the servers hosting them.
@@ -185,6 +195,14 @@ impl WarehouseConfig {
 
     pub fn validate(&self) -> Result<()> {
         check_shard_name(&self.shard)?;
+        if let Some(token) = &self.shard_token
+            && (token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the shard token must be non-empty printable ASCII without spaces",
+            ));
+        }
         if let Some(shard) = self
             .hosted_shards
             .iter()

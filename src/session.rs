@@ -152,6 +152,12 @@ impl Session {
         self.txn.take_warnings()
     }
 
+    /// How far the running statement has read the cold tier (the CLI's
+    /// progress bar); reset at the start of each statement by the caller.
+    pub fn scan_progress(&self) -> &Arc<crate::table::scan_progress::ScanProgress> {
+        self.txn.scan_progress()
+    }
+
     /// The DataFusion context, for registering more functions or tables.
     pub fn context(&self) -> &SessionContext {
         &self.ctx

@@ -137,13 +137,16 @@ impl Ending {
 }
 
 /// A session's transaction state, shared with the tables it plans so their
-/// scans see the staged entries.
+/// scans see the staged entries. The tables also report back through it:
+/// warnings for the client and scan progress.
 #[derive(Debug, Default)]
 pub struct TransactionState {
     inner: Mutex<Inner>,
     /// Warnings for the session's client (a partial answer's missing
     /// shards): the session takes them after each statement.
     warnings: Mutex<Vec<String>>,
+    /// How far the running statement's scans have read the cold tier.
+    scan_progress: Arc<crate::table::scan_progress::ScanProgress>,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction, or in a failed one.
@@ -182,6 +185,11 @@ impl TransactionState {
         if !warnings.contains(&message) {
             warnings.push(message);
         }
+    }
+
+    /// The session's scan counters (see [`crate::table::scan_progress`]).
+    pub fn scan_progress(&self) -> &Arc<crate::table::scan_progress::ScanProgress> {
+        &self.scan_progress
     }
 
     /// The warnings since the last call.

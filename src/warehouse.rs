@@ -172,6 +172,7 @@ impl Warehouse {
             Arc::new(crate::shard::remote::RemoteShards::new(
                 config.remote_shards.clone(),
                 config.shard_timeout,
+                config.shard_token.as_deref(),
             ))
         });
         let inner = Arc::new(WarehouseInner {

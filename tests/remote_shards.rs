@@ -37,6 +37,7 @@ impl ShardServer {
             .env("THERMOCLINE_PG_LISTEN", "127.0.0.1:0")
             .env("THERMOCLINE_PG_AUTH", "trust")
             .env("THERMOCLINE_LOG", "warn")
+            .env("THERMOCLINE_SHARD_TOKEN", TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -74,6 +75,8 @@ impl Drop for ShardServer {
 }
 
 const SHARDS: u32 = 4;
+/// The secret the coordinator and the servers share.
+const TOKEN: &str = "s3cret-shard-token";
 const TENANTS: i32 = 40;
 
 /// Rows `(tenant, v, note)` of batch `b`.
@@ -161,6 +164,7 @@ fn coordinator_config(dir: &Path, remote: &BTreeMap<String, String>) -> Warehous
         .with_compaction(CompactionMode::Manual)
         .with_remote_shards(remote.clone())
         .with_shard_timeout(Duration::from_secs(10))
+        .with_shard_token(TOKEN)
 }
 
 #[test]
@@ -196,6 +200,19 @@ fn coordinator_fans_out_to_shard_servers_and_survives_one_going_down() {
             .await
             .expect("open the coordinator");
         let session = wh.session();
+        // A coordinator without the servers' token is turned away.
+        {
+            let mut config = coordinator_config(dir.path(), &remote).with_shard("intruder");
+            config.shard_token = Some("wrong".into());
+            let intruder = Warehouse::open(config).await.expect("open");
+            let e = intruder
+                .session()
+                .query("SELECT count(*) FROM ev WHERE v > 0")
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InsufficientPrivilege, "{e}");
+            assert!(e.message().contains("shard token"), "{e}");
+        }
         let mut model = Vec::new();
         // Enough rows that the servers' background compaction (1000 hot
         // rows per shard) moves some into Iceberg while we go on.

@@ -45,3 +45,31 @@ async fn hot_then_cold_then_both() -> thermocline::Result<()> {
     assert_eq!(count(&rows)?.matches('|').count() / 3, 2, "{}", count(&rows)?);
     Ok(())
 }
+
+/// What the CLI's scan bar reads: files and bytes planned by a statement's
+/// cold scans, and what their readers fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_report_progress_in_files_and_bytes() -> thermocline::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let wh = Warehouse::open(WarehouseConfig::new(dir.path()).with_compaction(CompactionMode::Manual)).await?;
+    let s = wh.session();
+    s.execute(
+        "CREATE TABLE m (day int, v bigint) PARTITION BY (identity(day));
+         INSERT INTO m SELECT CAST(i % 3 AS INT), i FROM generate_series(1, 3000) AS g(i);
+         CHECKPOINT",
+    )
+    .await?;
+    s.scan_progress().reset();
+    s.query("SELECT sum(v) FROM m WHERE v > 10").await?;
+    let all = s.scan_progress().counts();
+    assert_eq!(all.files_planned, 3, "{all:?}");
+    assert!(all.bytes_planned > 0 && all.bytes_read > 0, "{all:?}");
+    assert!(all.files_read >= 1 && all.files_read <= 3, "{all:?}");
+    // A pruned scan plans (and reads) less.
+    s.scan_progress().reset();
+    s.query("SELECT sum(v) FROM m WHERE day = 1 AND v > 10").await?;
+    let one = s.scan_progress().counts();
+    assert_eq!(one.files_planned, 1, "{one:?}");
+    assert!(one.bytes_planned < all.bytes_planned, "{one:?} vs {all:?}");
+    Ok(())
+}

@@ -59,6 +59,16 @@ struct Cli {
     /// How long a call to a remote shard may take before it fails.
     #[arg(long, global = true, env = "THERMOCLINE_SHARD_TIMEOUT", default_value = "30s", value_parser = duration)]
     shard_timeout: Duration,
+    /// The secret coordinators and shard servers share; a shard server
+    /// without one listens on loopback only.
+    #[arg(
+        long,
+        global = true,
+        env = "THERMOCLINE_SHARD_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    shard_token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -282,7 +292,10 @@ fn warehouse_config(cli: &Cli) -> Result<WarehouseConfig, Error> {
 
 /// `config` with the remote shards and shard timeout the options name.
 fn with_remote_shards(config: WarehouseConfig, cli: &Cli) -> Result<WarehouseConfig, Error> {
-    let config = config.with_shard_timeout(cli.shard_timeout);
+    let mut config = config.with_shard_timeout(cli.shard_timeout);
+    if let Some(token) = &cli.shard_token {
+        config = config.with_shard_token(token.clone());
+    }
     Ok(match &cli.remote_shards {
         Some(map) => config.with_remote_shards(
             thermocline::shard::remote::parse_shard_map(map)

@@ -80,7 +80,9 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
                         format!("cannot listen on {addr} for Arrow Flight: {e}"),
                     )
                 })?;
-                Some((listener, warehouse.shard_service(hosted.clone())))
+                let service = warehouse.shard_service(hosted.clone());
+                service.check_listen(addr)?;
+                Some((listener, service))
             }
             _ => None,
         };
@@ -105,11 +107,21 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
             }
             let _ = stdout.flush();
         }
-        let served = server.run(shutdown_signal()).await;
-        if let Some(task) = flight_task {
-            task.abort();
+        // Whichever stops first (the Flight server failing included) ends
+        // the process.
+        match flight_task {
+            Some(mut task) => tokio::select! {
+                served = server.run(shutdown_signal()) => {
+                    task.abort();
+                    served
+                }
+                flight = &mut task => match flight {
+                    Ok(result) => result,
+                    Err(e) => Err(Error::new(ErrorKind::Internal, format!("shard server task failed: {e}"))),
+                },
+            },
+            None => server.run(shutdown_signal()).await,
         }
-        served
     })
 }
 

@@ -48,7 +48,11 @@ impl Printer {
     /// printed (with `origin`, if any) and `Stop::Failed` returned.
     pub async fn run(&self, session: &Session, text: &str, origin: Option<Origin<'_>>) -> Result<(), Stop> {
         let started = Instant::now();
+        session.scan_progress().reset();
+        let display = tokio::spawn(super::progress::scan_bar(session.scan_progress().clone()));
         let result = session.execute(text).await;
+        display.abort();
+        let _ = display.await;
         let elapsed = started.elapsed();
         for warning in session.take_warnings() {
             eprintln!("WARNING:  {warning}");

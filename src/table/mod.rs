@@ -12,6 +12,7 @@ pub mod insert;
 pub mod predicate;
 pub mod provider;
 pub mod row_id;
+pub mod scan_progress;
 pub mod tiered_scan;
 
 pub use catalog_provider::{WarehouseCatalogProvider, WarehouseSchemaProvider};

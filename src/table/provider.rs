@@ -409,7 +409,7 @@ impl TieredTable {
                     }
                 }
             }
-            if failure.is_some() || (expired && attempt < ATTEMPTS) {
+            if failure.is_some() || expired {
                 for (cut, _) in &opened {
                     remote.close_cut(&cut.shard, cut.cut).await;
                 }
@@ -623,7 +623,14 @@ impl TieredTable {
         // Footers and page indexes come from the runtime's metadata cache:
         // data files never change once written, so each is parsed once.
         let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
-        let readers = CachedParquetFileReaderFactory::new(cold_files.store.clone(), metadata_cache);
+        // Reads are counted for the session's progress display.
+        let planned_bytes: u64 = cold_files.groups.iter().flatten().map(|(_, _, size)| *size).sum();
+        self.txn.scan_progress().planned(tasks.len() as u64, planned_bytes);
+        let counted: Arc<dyn object_store::ObjectStore> = Arc::new(super::scan_progress::CountingStore::new(
+            cold_files.store.clone(),
+            self.txn.scan_progress().clone(),
+        ));
+        let readers = CachedParquetFileReaderFactory::new(counted, metadata_cache);
         let mut source = ParquetSource::new(file_schema.clone())
             .with_table_parquet_options(state.default_table_options().parquet)
             .with_parquet_file_reader_factory(Arc::new(readers))

@@ -32,6 +32,11 @@
 //! transaction under its write lock and acknowledges. Each shard's part is
 //! atomic, as for local shards.
 //!
+//! # Who may call
+//! A shard server given a token (`THERMOCLINE_SHARD_TOKEN`, the same on
+//! every node) refuses calls without it (`authorization: Bearer <token>`);
+//! without one it only listens on loopback.
+//!
 //! # Failures
 //! Every call has a timeout (`--shard-timeout`). A shard that cannot be
 //! reached, times out or fails gives an error naming it and its address
@@ -116,21 +121,74 @@ pub struct Appended {
     pub rows: u64,
 }
 
+/// Adds the shared token to every call a coordinator makes.
+#[derive(Debug, Clone)]
+pub struct AddToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for AddToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// Refuses calls to a shard server that do not carry its token.
+#[derive(Debug, Clone)]
+pub struct CheckToken(Option<Vec<u8>>);
+
+impl CheckToken {
+    pub fn new(token: Option<&str>) -> Self {
+        Self(token.map(|t| format!("Bearer {t}").into_bytes()))
+    }
+}
+
+impl tonic::service::Interceptor for CheckToken {
+    fn call(&mut self, request: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
+        let Some(expected) = &self.0 else {
+            return Ok(request);
+        };
+        let given = request
+            .metadata()
+            .get("authorization")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        // Every byte compared, whatever matches: no timing hint.
+        let same =
+            given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if same {
+            Ok(request)
+        } else {
+            Err(tonic::Status::unauthenticated(
+                "a shard token is required (THERMOCLINE_SHARD_TOKEN)",
+            ))
+        }
+    }
+}
+
+type Client = FlightServiceClient<tonic::service::interceptor::InterceptedService<Channel, AddToken>>;
+
 /// The remote shards a coordinator knows, and a channel to each server.
 #[derive(Debug)]
 pub struct RemoteShards {
     /// Shard name → Flight URL of the server that hosts it.
     endpoints: BTreeMap<String, String>,
     timeout: Duration,
+    token: AddToken,
     /// One channel per server (tonic multiplexes requests over it).
     channels: Mutex<HashMap<String, Channel>>,
 }
 
 impl RemoteShards {
-    pub fn new(endpoints: BTreeMap<String, String>, timeout: Duration) -> Self {
+    /// A token that is not valid header text is refused by the config
+    /// check ([`crate::WarehouseConfig::validate`]) before this runs.
+    pub fn new(endpoints: BTreeMap<String, String>, timeout: Duration, token: Option<&str>) -> Self {
+        let token = token.and_then(|t| format!("Bearer {t}").parse().ok());
         Self {
             endpoints,
             timeout,
+            token: AddToken(token),
             channels: Mutex::new(HashMap::new()),
         }
     }
@@ -148,7 +206,7 @@ impl RemoteShards {
         self.endpoints.get(shard).map(String::as_str)
     }
 
-    fn client(&self, shard: &str) -> Result<FlightServiceClient<Channel>> {
+    fn client(&self, shard: &str) -> Result<Client> {
         let url = self
             .endpoint(shard)
             .ok_or_else(|| Error::internal(format!("shard {shard} is not remote")))?;
@@ -168,7 +226,7 @@ impl RemoteShards {
                 channel
             }
         };
-        Ok(FlightServiceClient::new(channel)
+        Ok(FlightServiceClient::with_interceptor(channel, self.token.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE))
     }
@@ -326,6 +384,7 @@ pub fn shard_error(shard: &str, url: &str, status: &tonic::Status) -> Error {
             (ErrorKind::Catalog, "compacted past the cut")
         }
         tonic::Code::Unavailable => (ErrorKind::ShardUnavailable, "is unreachable"),
+        tonic::Code::Unauthenticated => (ErrorKind::InsufficientPrivilege, "refused the shard token"),
         tonic::Code::DeadlineExceeded => (ErrorKind::ShardUnavailable, "did not answer in time"),
         tonic::Code::NotFound => (ErrorKind::NotFound, "refused"),
         tonic::Code::InvalidArgument => (ErrorKind::Plan, "refused"),

@@ -67,15 +67,33 @@ impl ShardService {
         }
     }
 
-    /// Serve on `listener` until `shutdown` completes.
+    /// Refuse to serve off loopback without the warehouse's shard token.
+    pub fn check_listen(&self, addr: std::net::SocketAddr) -> Result<()> {
+        if self.warehouse.config.shard_token.is_none() && !addr.ip().is_loopback() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the shard server at {addr} needs a token (THERMOCLINE_SHARD_TOKEN) off loopback"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Serve on `listener` until `shutdown` completes (see
+    /// [`Self::check_listen`]); calls without the token are refused.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<()> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::new(ErrorKind::Config, format!("shard server address: {e}")))?;
+        self.check_listen(addr)?;
+        let check = super::CheckToken::new(self.warehouse.config.shard_token.as_deref());
         let service = FlightServiceServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
+        let service = tonic::service::interceptor::InterceptedService::new(service, check);
         tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
