@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use datafusion::physical_plan::{ExecutionPlan, collect};
-use harness::{Config, Outcome, R, Table, fail, ms};
+use harness::{Config, Outcome, R, Stats, Table, fail, ms};
 use thermocline::{CompactionMode, Session, Warehouse, WarehouseConfig};
 
 const SHARDS: u32 = 100;
@@ -109,6 +109,18 @@ async fn query(session: &Session, sql: &str) -> R<(Duration, Vec<RecordBatch>)> 
     Ok((started.elapsed(), batches))
 }
 
+/// `ours` and `peer` timed alternately; their medians' ratio.
+async fn timed_pair(cfg: &Config, session: &Session, ours: &str, peer: &str) -> R<(Stats, Stats, f64)> {
+    let (x, y) = harness::pair(
+        cfg,
+        async || Ok(query(session, ours).await?.0),
+        async || Ok(query(session, peer).await?.0),
+    )
+    .await?;
+    let ratio = x.median().as_secs_f64() / y.median().as_secs_f64().max(1e-9);
+    Ok((x, y, ratio))
+}
+
 fn same(a: &[RecordBatch], b: &[RecordBatch], what: &str) -> R<()> {
     let a = arrow::util::pretty::pretty_format_batches(a)?.to_string();
     let b = arrow::util::pretty::pretty_format_batches(b)?.to_string();
@@ -152,13 +164,7 @@ async fn fan_out(cfg: &Config, outcomes: &mut Vec<Outcome>) -> R<()> {
         let (_, a) = query(&session, &ours).await?;
         let (_, b) = query(&session, &peer).await?;
         same(&a, &b, name)?;
-        let (x, y) = harness::pair(
-            cfg,
-            async || Ok(query(&session, &ours).await?.0),
-            async || Ok(query(&session, &peer).await?.0),
-        )
-        .await?;
-        let ratio = x.median().as_secs_f64() / y.median().as_secs_f64().max(1e-9);
+        let (x, y, ratio) = timed_pair(cfg, &session, &ours, &peer).await?;
         t.row(vec![
             name.into(),
             ms(x.median()),
@@ -302,13 +308,7 @@ async fn remote(cfg: &Config, outcomes: &mut Vec<Outcome>) -> R<()> {
         let (unpushed, row_bytes) = remote_bytes(&session, &ours).await?;
         session.execute("SET thermocline.shard_pushdown = on").await?;
         same(&unpushed, &local, name)?;
-        let (x, y) = harness::pair(
-            cfg,
-            async || Ok(query(&session, &ours).await?.0),
-            async || Ok(query(&session, &peer).await?.0),
-        )
-        .await?;
-        let ratio = x.median().as_secs_f64() / y.median().as_secs_f64().max(1e-9);
+        let (x, y, ratio) = timed_pair(cfg, &session, &ours, &peer).await?;
         let kib = |b: usize| format!("{:.1} KiB", b as f64 / 1024.0);
         t.row(vec![
             name.into(),

@@ -199,13 +199,18 @@ impl TieredScanExec {
             })
             .cloned()
             .collect();
+        self.with_children(children, true)
+    }
+
+    /// The same scan over `children`.
+    fn with_children(&self, children: Vec<Arc<dyn ExecutionPlan>>, remote_split: bool) -> Result<Self> {
         let mut scan = Self::try_new(
             self.cut.clone(),
             children,
             self.cold_files.clone(),
             self.row_filter.clone(),
         )?;
-        scan.remote_split = true;
+        scan.remote_split = remote_split;
         Ok(scan)
     }
 }
@@ -296,14 +301,7 @@ impl ExecutionPlan for TieredScanExec {
     }
 
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut scan = Self::try_new(
-            self.cut.clone(),
-            children,
-            self.cold_files.clone(),
-            self.row_filter.clone(),
-        )?;
-        scan.remote_split = self.remote_split;
-        Ok(Arc::new(scan))
+        Ok(Arc::new(self.with_children(children, self.remote_split)?))
     }
 
     fn execute(&self, mut partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
