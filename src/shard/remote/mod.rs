@@ -237,6 +237,20 @@ impl RemoteShards {
         shard_error(shard, url, status)
     }
 
+    /// `call` to `shard`, given at most the shard timeout; a failure or
+    /// timeout is the error naming the shard and its server.
+    async fn within<T>(
+        &self,
+        shard: &str,
+        call: impl std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    ) -> Result<T> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| tonic::Status::deadline_exceeded(format!("no answer within {:?}", self.timeout)))
+            .and_then(|r| r)
+            .map_err(|status| self.error(shard, &status))
+    }
+
     /// Open `request`'s cut on its shard.
     pub async fn open_cut(&self, request: &OpenCut) -> Result<CutOpened> {
         let body = serde_json::to_vec(request).map_err(|e| Error::internal(format!("encoding open_cut: {e}")))?;
@@ -249,11 +263,7 @@ impl RemoteShards {
                 .await?
                 .ok_or_else(|| tonic::Status::internal("open_cut returned nothing"))
         };
-        let result = tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| tonic::Status::deadline_exceeded(format!("no answer within {:?}", self.timeout)))
-            .and_then(|r| r)
-            .map_err(|status| self.error(shard, &status))?;
+        let result = self.within(shard, call).await?;
         serde_json::from_slice(&result.body).map_err(|e| {
             Error::new(ErrorKind::ShardUnavailable, format!("bad open_cut answer: {e}")).with_context("shard", shard)
         })
@@ -279,11 +289,7 @@ impl RemoteShards {
                 while results.message().await?.is_some() {}
                 Ok::<_, tonic::Status>(())
             };
-            tokio::time::timeout(self.timeout, call)
-                .await
-                .map_err(|_| tonic::Status::deadline_exceeded(format!("no answer within {:?}", self.timeout)))
-                .and_then(|r| r)
-                .map_err(|status| self.error(shard, &status))?;
+            self.within(shard, call).await?;
         }
         Ok(())
     }
@@ -307,11 +313,7 @@ impl RemoteShards {
         ticket.extend_from_slice(&cut.to_le_bytes());
         ticket.extend_from_slice(&fragment);
         let mut client = self.client(shard)?;
-        let response = tokio::time::timeout(self.timeout, client.do_get(Ticket::new(ticket)))
-            .await
-            .map_err(|_| tonic::Status::deadline_exceeded(format!("no answer within {:?}", self.timeout)))
-            .and_then(|r| r)
-            .map_err(|status| self.error(shard, &status))?;
+        let response = self.within(shard, client.do_get(Ticket::new(ticket))).await?;
         Ok(response.into_inner())
     }
 
@@ -335,11 +337,7 @@ impl RemoteShards {
                 .await?
                 .ok_or_else(|| tonic::Status::internal("append returned nothing"))
         };
-        let result = tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| tonic::Status::deadline_exceeded(format!("no answer within {:?}", self.timeout)))
-            .and_then(|r| r)
-            .map_err(|status| self.error(shard, &status))?;
+        let result = self.within(shard, call).await?;
         serde_json::from_slice(&result.app_metadata).map_err(|e| {
             Error::new(ErrorKind::ShardUnavailable, format!("bad append answer: {e}")).with_context("shard", shard)
         })
