@@ -44,10 +44,49 @@ pub enum CompactionMode {
     Manual,
 }
 
+/// Where a warehouse keeps its Iceberg catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CatalogKind {
+    /// `catalog.db` in the warehouse folder, in the JDBC-catalog schema
+    /// pyiceberg's `SqlCatalog` opens.
+    #[default]
+    Sqlite,
+    /// Beside the table data (`s3://bucket/prefix`, `r2://...`, the `data/`
+    /// folder), in Iceberg's file-system layout (see
+    /// [`thermocline_catalog::BucketCatalog`]): the bucket alone is then a
+    /// warehouse, which `thermocline sql --warehouse s3://bucket/prefix`,
+    /// DuckDB's `iceberg_scan` and pyiceberg's `StaticTable` read with no
+    /// other service.
+    Bucket,
+}
+
+impl std::str::FromStr for CatalogKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Self::Sqlite),
+            "bucket" => Ok(Self::Bucket),
+            other => Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "unknown catalog \"{other}\": use sqlite (catalog.db in the warehouse folder) or bucket (beside the data)"
+                ),
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WarehouseConfig {
-    /// The warehouse folder: `catalog.db`, `hot/`, `data/`.
+    /// The warehouse folder: `catalog.db`, `hot/`, `data/`. Empty for an
+    /// offline warehouse ([`Self::offline`]), which gets a scratch folder.
     pub root: PathBuf,
+    /// Where the Iceberg catalog lives.
+    pub catalog: CatalogKind,
+    /// Refuse every write: statements that change data or tables fail
+    /// with SQLSTATE 25006, and nothing compacts.
+    pub read_only: bool,
     /// Where table data lives, when not in `root/data`: `s3://bucket/prefix`,
     /// `r2://bucket/prefix` or another folder (see [`crate::store`]).
     pub data: Option<String>,
@@ -87,6 +126,8 @@ impl WarehouseConfig {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
+            catalog: CatalogKind::Sqlite,
+            read_only: false,
             data: None,
             storage: crate::store::StorageConfig::default(),
             file_roots: Vec::new(),
@@ -102,6 +143,34 @@ impl WarehouseConfig {
             shard_timeout: crate::shard::remote::DEFAULT_SHARD_TIMEOUT,
             shard_token: None,
         }
+    }
+
+    /// An offline warehouse: the Iceberg tables a bucket (or folder) at
+    /// `location` holds in its own catalog ([`CatalogKind::Bucket`]),
+    /// queried read-only with no hot tier. Batch jobs over R2 use this:
+    /// `thermocline sql --warehouse r2://bucket/lake`.
+    pub fn offline(location: impl Into<String>, storage: crate::store::StorageConfig) -> Self {
+        Self {
+            catalog: CatalogKind::Bucket,
+            read_only: true,
+            compaction: CompactionMode::Manual,
+            ..Self::new(PathBuf::new()).with_data(location, storage)
+        }
+    }
+
+    /// Keep the Iceberg catalog in `catalog`.
+    pub fn with_catalog(mut self, catalog: CatalogKind) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
+    /// Refuse every write (see [`Self::read_only`]).
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        if read_only {
+            self.compaction = CompactionMode::Manual;
+        }
+        self
     }
 
     /// Send (and, as a shard server, require) this token on Flight calls.
@@ -177,20 +246,26 @@ impl WarehouseConfig {
         self
     }
 
-    /// A warehouse given as a folder path or a `file://` URL.
-    pub fn from_location(location: &str) -> Result<Self> {
+    /// A warehouse given as a folder path or a `file://` URL, or an
+    /// offline one ([`Self::offline`]) given as `s3://bucket/prefix` or
+    /// `r2://bucket/prefix`, reached with `storage`.
+    pub fn from_location(location: &str, storage: crate::store::StorageConfig) -> Result<Self> {
         if let Some(rest) = location.strip_prefix("file://") {
             return Ok(Self::new(rest));
         }
-        if location.contains("://") {
-            return Err(Error::new(
+        match location.split_once("://") {
+            None => Ok(Self::new(location)),
+            Some(("s3" | "s3a" | "r2", _)) => Ok(Self::offline(location, storage)),
+            Some((scheme, _)) => Err(Error::new(
                 ErrorKind::Config,
-                format!(
-                    "warehouse {location}: only local folders are supported so far (s3:// and r2:// come with the object store work)"
-                ),
-            ));
+                format!("warehouse {location}: {scheme}:// is not supported; use a folder, file://, s3:// or r2://"),
+            )),
         }
-        Ok(Self::new(location))
+    }
+
+    /// Whether this is an offline warehouse (no folder of its own).
+    pub fn is_offline(&self) -> bool {
+        self.root.as_os_str().is_empty()
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -213,6 +288,18 @@ impl WarehouseConfig {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!("shard {shard} is both hosted here and remote"),
+            ));
+        }
+        if self.is_offline() && !self.read_only {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a warehouse without a folder has no hot tier to write to: open it read-only, or give a folder and keep the data and catalog in the bucket (--data s3://... --catalog bucket)",
+            ));
+        }
+        if self.is_offline() && self.data.is_none() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a warehouse without a folder needs a data location",
             ));
         }
         if self.tiering.flush_threshold == 0 {

@@ -57,6 +57,9 @@ pub enum ErrorKind {
     /// A file in the warehouse is missing or unreadable (corrupt Parquet,
     /// missing metadata). Not the user's fault; says which file.
     Storage,
+    /// A write to a read-only warehouse, e.g. an offline one over a bucket
+    /// (25006, PostgreSQL's read_only_sql_transaction).
+    ReadOnly,
     /// The hot tier (SQLite) refused or failed.
     HotStore,
     /// The Iceberg catalog failed or a commit lost a race too often.
@@ -72,7 +75,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for [`ErrorKind::from_sqlstate`].
-    const ALL: [ErrorKind; 25] = [
+    const ALL: [ErrorKind; 26] = [
         ErrorKind::Plan,
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
@@ -93,6 +96,7 @@ impl ErrorKind {
         ErrorKind::DivisionByZero,
         ErrorKind::InsufficientPrivilege,
         ErrorKind::Storage,
+        ErrorKind::ReadOnly,
         ErrorKind::HotStore,
         ErrorKind::Catalog,
         ErrorKind::Config,
@@ -129,6 +133,7 @@ impl ErrorKind {
             ErrorKind::DivisionByZero => "22012",
             ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::Storage => "58030",
+            ErrorKind::ReadOnly => "25006",
             ErrorKind::HotStore => "58000",
             ErrorKind::Catalog => "40001",
             ErrorKind::Config => "F0000",

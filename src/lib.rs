@@ -28,7 +28,7 @@ pub mod url_table;
 pub mod warehouse;
 pub mod write;
 
-pub use config::{CompactionMode, TieringConfig, WarehouseConfig};
+pub use config::{CatalogKind, CompactionMode, TieringConfig, WarehouseConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use migrate::MigrationReport;
 pub use session::{Session, StatementOutput};

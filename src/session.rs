@@ -295,6 +295,9 @@ impl Session {
         // statement ends.
         bind_table_function_args(&mut command, params);
         let _history = self.resolve_command_history(&mut command, params).await?;
+        if let Some(tag) = command.write_tag() {
+            self.warehouse.check_writable(tag)?;
+        }
         match command {
             Command::Begin
             | Command::Commit

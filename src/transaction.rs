@@ -314,6 +314,8 @@ impl TransactionState {
     /// statements that lock overlapping sets cannot wait on each other in a
     /// cycle), each waiting at most `lock_timeout`.
     pub async fn acquire_shards(&self, wh: &WarehouseInner, shards: &[String]) -> Result<()> {
+        // Every write and every DDL statement takes a shard's lock first.
+        wh.check_writable("a write")?;
         let mut wanted: Vec<&String> = shards.iter().collect();
         wanted.sort();
         wanted.dedup();

@@ -18,11 +18,11 @@ use iceberg::table::Table;
 use iceberg::{NamespaceIdent, TableIdent};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use thermocline_catalog::CommitCatalog;
 use thermocline_catalog::sql::SqliteCatalog;
+use thermocline_catalog::{BucketCatalog, CommitCatalog};
 use url::Url;
 
-use crate::config::{CompactionMode, WarehouseConfig};
+use crate::config::{CatalogKind, CompactionMode, WarehouseConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hot::{HotStore, HotStoreRef, Lsn, SqliteHotStore, TableName, WalWrite};
 use crate::session::Session;
@@ -70,6 +70,10 @@ pub struct WarehouseInner {
     /// page indexes, read once per data file, not once per query) and one
     /// memory pool for the process.
     pub(crate) runtime_env: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    /// Where table data lives, as Iceberg records it (for messages).
+    data_url: Url,
+    /// An offline warehouse's scratch folder, removed on drop.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// A shard whose hot tier lives in this process.
@@ -130,7 +134,27 @@ impl Warehouse {
     /// already loaded. Background compaction runs there too.
     pub async fn open(config: WarehouseConfig) -> Result<Self> {
         config.validate()?;
-        let root = absolute(&config.root)?;
+        // An offline warehouse has no folder: its (empty, never written)
+        // hot tier lives in a scratch folder removed with the warehouse.
+        let scratch = match config.is_offline() {
+            true => Some(
+                tempfile::Builder::new()
+                    .prefix("thermocline-offline-")
+                    .tempdir()
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Config,
+                            "cannot create a scratch folder for the offline warehouse",
+                        )
+                        .with_source(e)
+                    })?,
+            ),
+            false => None,
+        };
+        let root = match &scratch {
+            Some(dir) => dir.path().to_path_buf(),
+            None => absolute(&config.root)?,
+        };
         let data = match &config.data {
             Some(location) => crate::store::open(location, &config.storage)?,
             None => {
@@ -143,18 +167,9 @@ impl Warehouse {
                 crate::store::open(&folder.to_string_lossy(), &config.storage)?
             }
         };
-        let file_io = thermocline_catalog::storage::file_io(data.store.clone(), &data.url);
-        // No trailing slash: table locations are `{warehouse}/{namespace}/{table}`.
-        let warehouse_url = data.url.clone();
-        // Table I/O runs on the runtime the warehouse was opened on, so the
-        // catalog can share loaded tables (and their parsed manifests)
-        // across queries instead of re-reading them for each one.
-        let runtime = iceberg::Runtime::try_current()?;
-        let catalog = SqliteCatalog::open_named(&root.join("catalog.db"), CATALOG_NAME, warehouse_url, file_io)?
-            .with_runtime(runtime);
-        let catalog: Arc<dyn CommitCatalog> = Arc::new(catalog);
+        let catalog = open_catalog(&config, scratch.is_some(), &root, &data)?;
         let public = NamespaceIdent::new(DEFAULT_NAMESPACE.to_string());
-        if !catalog.namespace_exists(&public).await? {
+        if !config.read_only && !catalog.namespace_exists(&public).await? {
             match catalog.create_namespace(&public, HashMap::new()).await {
                 Ok(_) => {}
                 // Another process created it first.
@@ -176,6 +191,8 @@ impl Warehouse {
             ))
         });
         let inner = Arc::new(WarehouseInner {
+            data_url: data.url.clone(),
+            _scratch: scratch,
             config: WarehouseConfig { root, ..config },
             catalog,
             hot: home.hot.clone(),
@@ -191,7 +208,8 @@ impl Warehouse {
             runtime_env,
         });
         inner.recover().await?;
-        let background = (inner.config.compaction == CompactionMode::Background).then(|| {
+        let compacts = inner.config.compaction == CompactionMode::Background && !inner.config.read_only;
+        let background = compacts.then(|| {
             Arc::new(BackgroundCompactor(tokio::spawn(background_compaction(
                 Arc::downgrade(&inner),
             ))))
@@ -242,6 +260,9 @@ impl Warehouse {
 
     /// Expire snapshots and delete orphan files in every table.
     pub async fn maintain(&self, options: &MaintenanceOptions) -> Result<Vec<MaintenanceReport>> {
+        if !options.dry_run {
+            self.inner.check_writable("maintenance")?;
+        }
         let mut reports = Vec::new();
         for table in self.inner.tables().await? {
             reports.push(maintain_table(&self.inner, &table, options).await?);
@@ -251,6 +272,22 @@ impl Warehouse {
 }
 
 impl WarehouseInner {
+    /// Refuse `what` (a statement tag: "INSERT", "CHECKPOINT") when the
+    /// warehouse is read-only, saying why and how to write instead.
+    pub(crate) fn check_writable(&self, what: &str) -> Result<()> {
+        if !self.config.read_only {
+            return Ok(());
+        }
+        let why = match self._scratch {
+            Some(_) => format!(
+                "warehouse {} is opened offline, read-only, with no hot tier; to write, open a warehouse folder that keeps its data and catalog there (--warehouse DIR --data {} --catalog bucket)",
+                self.data_url, self.data_url
+            ),
+            None => "the warehouse is opened read-only".to_string(),
+        };
+        Err(Error::new(ErrorKind::ReadOnly, format!("cannot execute {what}: {why}")))
+    }
+
     pub(crate) async fn load_table(&self, ident: &TableIdent) -> Result<Table> {
         self.catalog.load_table(ident).await.map_err(|e| {
             let kind = e.kind();
@@ -483,6 +520,7 @@ impl WarehouseInner {
         table: Option<&TableName>,
         progress: &dyn Progress,
     ) -> Result<Vec<CompactionReport>> {
+        self.check_writable("CHECKPOINT")?;
         let mut jobs = Vec::new();
         for shard in self.local_shards()? {
             let hot = shard.hot.clone();
@@ -634,6 +672,59 @@ async fn compact_due(inner: &WarehouseInner, hot: &HotStoreRef) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The file in a warehouse folder whose catalog is in the bucket, naming
+/// where: a later open that expects `catalog.db` refuses rather than
+/// showing an empty warehouse.
+const BUCKET_CATALOG_MARKER: &str = "catalog-location";
+
+/// The catalog `config` asks for, checked against the one the folder was
+/// made with. Table I/O runs on the runtime the warehouse was opened on, so
+/// the catalog can share loaded tables (and their parsed manifests) across
+/// queries instead of re-reading them for each one.
+fn open_catalog(
+    config: &WarehouseConfig,
+    offline: bool,
+    root: &Path,
+    data: &crate::store::DataLocation,
+) -> Result<Arc<dyn CommitCatalog>> {
+    let runtime = iceberg::Runtime::try_current()?;
+    let marker = root.join(BUCKET_CATALOG_MARKER);
+    let sqlite = root.join("catalog.db");
+    let mismatch =
+        |message: String| Err(Error::new(ErrorKind::Config, message).with_context("warehouse", root.display()));
+    match config.catalog {
+        CatalogKind::Sqlite => {
+            if let Ok(recorded) = std::fs::read_to_string(&marker) {
+                return mismatch(format!(
+                    "this warehouse keeps its Iceberg catalog beside its data ({}): open it with --catalog bucket",
+                    recorded.trim()
+                ));
+            }
+            // No trailing slash: table locations are `{warehouse}/{namespace}/{table}`.
+            let file_io = thermocline_catalog::storage::file_io(data.store.clone(), &data.url);
+            let catalog = SqliteCatalog::open_named(&sqlite, CATALOG_NAME, data.url.clone(), file_io)?;
+            Ok(Arc::new(catalog.with_runtime(runtime)))
+        }
+        CatalogKind::Bucket => {
+            if !offline {
+                if sqlite.exists() {
+                    return mismatch(format!(
+                        "this warehouse keeps its Iceberg catalog in {}: open it without --catalog bucket",
+                        sqlite.display()
+                    ));
+                }
+                std::fs::write(&marker, format!("{}\n", data.url)).map_err(|e| {
+                    Error::new(ErrorKind::Config, "cannot write to the warehouse folder")
+                        .with_context("path", marker.display())
+                        .with_source(e)
+                })?;
+            }
+            let catalog = BucketCatalog::new(data.store.clone(), data.url.clone(), CATALOG_NAME)?;
+            Ok(Arc::new(catalog.with_runtime(runtime)))
+        }
+    }
 }
 
 fn open_shard(root: &Path, name: &str, durability: crate::config::Durability) -> Result<LocalShard> {

@@ -260,3 +260,96 @@ print(table.num_rows, round(sum(table.column("v").to_pylist()), 6))
         "pyiceberg read {count} rows summing to {sum}; we read {ours:?}"
     );
 }
+
+/// `thermocline sql --warehouse s3://bucket/prefix`: the tables a writer
+/// keeps with `--catalog bucket` on S3, queried from the bucket alone by a
+/// separate process, read-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_queries_a_bucket_warehouse_offline() {
+    let Some(python) = peers::python("the_cli_queries_a_bucket_warehouse_offline") else {
+        return;
+    };
+    let moto = Moto::start(&python);
+    moto.create_bucket("lake").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer_config = config(dir.path())
+        .with_data("s3://lake/wh", moto.storage())
+        .with_catalog(thermocline::CatalogKind::Bucket);
+    let writer = Warehouse::open(writer_config).await.expect("open the writer");
+    let s = writer.session();
+    for sql in [
+        "CREATE TABLE ev (id bigint PRIMARY KEY, v double precision, note text) PARTITION BY (bucket(4, id))",
+        "INSERT INTO ev SELECT n, n * 0.5, 'row ' || n FROM generate_series(1, 1500) AS g(n)",
+        "CHECKPOINT",
+        "DELETE FROM ev WHERE id % 5 = 0",
+        "CHECKPOINT",
+        // Still hot at the writer: not in the bucket yet.
+        "INSERT INTO ev VALUES (100000, 1, 'hot')",
+    ] {
+        s.execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    // The catalog is in the bucket, beside the data.
+    let location = thermocline::store::open("s3://lake/wh", &moto.storage()).expect("store");
+    location
+        .store
+        .head(&object_store::path::Path::from(
+            "wh/public/ev/metadata/version-hint.text",
+        ))
+        .await
+        .expect("version hint in the bucket");
+    assert!(!dir.path().join("catalog.db").exists());
+
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_thermocline"))
+            .args(["--warehouse", "s3://lake/wh", "sql", "--format", "csv"])
+            .args(args)
+            .env_remove("THERMOCLINE_WAREHOUSE")
+            .env_remove("THERMOCLINE_DATA")
+            .env_remove("THERMOCLINE_CATALOG")
+            .env("THERMOCLINE_S3_ENDPOINT", &moto.endpoint)
+            .env("THERMOCLINE_S3_REGION", "us-east-1")
+            .env("THERMOCLINE_S3_ACCESS_KEY_ID", "testing")
+            .env("THERMOCLINE_S3_SECRET_ACCESS_KEY", "testing")
+            .env("THERMOCLINE_S3_ALLOW_HTTP", "true")
+            .current_dir(dir.path())
+            .output()
+            .expect("run thermocline")
+    };
+    let query = "SELECT count(*) AS n, sum(v) AS s, max(id) AS top FROM ev";
+    let out = cli(&["-c", query]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "offline query failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 1500 rows less the 300 multiples of 5; the hot row is not there.
+    let expected: f64 = (1..=1500).filter(|n| n % 5 != 0).map(|n| n as f64 * 0.5).sum();
+    let line = stdout.lines().nth(1).unwrap_or_default().to_string();
+    let fields: Vec<&str> = line.split(',').collect();
+    assert_eq!(fields.first(), Some(&"1200"), "{stdout}");
+    assert!(
+        fields.get(1).and_then(|f| f.parse::<f64>().ok()) == Some(expected) && fields.get(2) == Some(&"1499"),
+        "{stdout}"
+    );
+
+    // Once compacted, the hot row is there for the next offline run.
+    s.execute("CHECKPOINT").await.expect("checkpoint");
+    let out = cli(&["-c", "SELECT count(*) FROM ev WHERE note = 'hot'"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().nth(1), Some("1"));
+
+    // Writes fail with a message that says how to write instead.
+    let out = cli(&["-c", "INSERT INTO ev VALUES (7, 1, 'x')"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an offline INSERT succeeded");
+    assert!(
+        stderr.contains("read-only") && stderr.contains("--data s3://lake/wh --catalog bucket"),
+        "{stderr}"
+    );
+    // An EXPLAIN names the cold files and no hot rows.
+    let out = cli(&["-c", "EXPLAIN SELECT * FROM ev WHERE id = 3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TieredScan"));
+    drop(s);
+    drop(writer);
+}

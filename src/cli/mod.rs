@@ -23,7 +23,7 @@ use std::time::Duration;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use thermocline::config::parse_duration;
 use thermocline::write::MaintenanceOptions;
-use thermocline::{CompactionMode, Error, ErrorKind, Warehouse, WarehouseConfig};
+use thermocline::{CatalogKind, CompactionMode, Error, ErrorKind, Warehouse, WarehouseConfig};
 use tokio::runtime::Runtime;
 
 use self::format::Format;
@@ -37,9 +37,16 @@ use self::sql::{Printer, Source, Stop, print_error};
 )]
 #[command(after_help = "Log level: RUST_LOG (e.g. RUST_LOG=thermocline=debug), default warn, to stderr.")]
 struct Cli {
-    /// The warehouse: a folder or file:// URL holding catalog.db, hot/ and data/.
+    /// The warehouse: a folder or file:// URL holding catalog.db, hot/ and
+    /// data/; or s3://bucket/prefix (r2://...) to query the Iceberg tables
+    /// kept there (with --catalog bucket) offline and read-only.
     #[arg(long, global = true, env = "THERMOCLINE_WAREHOUSE", default_value = "./warehouse")]
     warehouse: String,
+    /// Where the warehouse keeps its Iceberg catalog: sqlite (catalog.db in
+    /// the folder) or bucket (beside the data, so the bucket alone is a
+    /// warehouse others can read).
+    #[arg(long, global = true, env = "THERMOCLINE_CATALOG", value_name = "KIND", value_parser = catalog_kind)]
+    catalog: Option<CatalogKind>,
     /// Keep table data here instead of the warehouse's data/ folder:
     /// s3://bucket/prefix (AWS_* variables for credentials, region and
     /// AWS_ENDPOINT_URL), r2://bucket/prefix (R2_ACCOUNT_ID), or a folder.
@@ -277,16 +284,40 @@ pub(crate) fn file_roots(with_current: bool) -> Vec<PathBuf> {
     roots
 }
 
+fn catalog_kind(text: &str) -> Result<CatalogKind, String> {
+    text.parse().map_err(|e: Error| e.to_string())
+}
+
+/// The warehouse at `location` with the shard, data and catalog options.
+fn base_config(cli: &Cli, location: &str) -> Result<WarehouseConfig, Error> {
+    let storage = thermocline::store::StorageConfig::from_env();
+    let mut config = WarehouseConfig::from_location(location, storage.clone())?.with_shard(cli.shard.clone());
+    if let Some(data) = &cli.data {
+        if config.is_offline() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("--data cannot be given with --warehouse {location}: the bucket is the data location"),
+            ));
+        }
+        config = config.with_data(data.clone(), storage);
+    }
+    match (cli.catalog, config.is_offline()) {
+        (Some(CatalogKind::Sqlite), true) => Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "--warehouse {location} reads the catalog kept in the bucket; --catalog sqlite needs a warehouse folder"
+            ),
+        )),
+        (Some(kind), _) => Ok(config.with_catalog(kind)),
+        (None, _) => Ok(config),
+    }
+}
+
 /// The warehouse the global options name.
 fn warehouse_config(cli: &Cli) -> Result<WarehouseConfig, Error> {
-    let mut config = WarehouseConfig::from_location(&cli.warehouse)?
-        .with_shard(cli.shard.clone())
-        // The CLI reads files under the current folder (and the roots named
-        // in THERMOCLINE_FILE_ROOTS) as tables.
-        .with_file_roots(file_roots(true));
-    if let Some(data) = &cli.data {
-        config = config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
-    }
+    // The CLI reads files under the current folder (and the roots named in
+    // THERMOCLINE_FILE_ROOTS) as tables.
+    let config = base_config(cli, &cli.warehouse)?.with_file_roots(file_roots(true));
     with_remote_shards(config, cli)
 }
 
@@ -306,7 +337,10 @@ fn with_remote_shards(config: WarehouseConfig, cli: &Cli) -> Result<WarehouseCon
 }
 
 fn open(runtime: &Runtime, cli: &Cli, mode: CompactionMode) -> Result<Warehouse, Error> {
-    let config = warehouse_config(cli)?.with_compaction(mode);
+    let mut config = warehouse_config(cli)?;
+    if !config.read_only {
+        config = config.with_compaction(mode);
+    }
     let wh = runtime
         .block_on(Warehouse::open(config))
         .map_err(|e| e.with_context("warehouse", &cli.warehouse))?;

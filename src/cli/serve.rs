@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use thermocline::server::config::ProcessEnvironment;
 use thermocline::server::{LogFormat, Server, ServerConfig};
-use thermocline::{CompactionMode, Error, ErrorKind, Warehouse, WarehouseConfig};
+use thermocline::{CompactionMode, Error, ErrorKind, Warehouse};
 use tokio::runtime::Runtime;
 
 use super::{Cli, ServeArgs};
@@ -38,13 +38,10 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
         (Some(from_config), false) => from_config.clone(),
         _ => cli.warehouse.clone(),
     };
-    let mut warehouse_config = WarehouseConfig::from_location(&location)?
-        .with_shard(cli.shard.clone())
-        .with_compaction(CompactionMode::Background)
-        // A server reads no local files as tables unless told which folders.
-        .with_file_roots(super::file_roots(false));
-    if let Some(data) = &cli.data {
-        warehouse_config = warehouse_config.with_data(data.clone(), thermocline::store::StorageConfig::from_env());
+    // A server reads no local files as tables unless told which folders.
+    let mut warehouse_config = super::base_config(cli, &location)?.with_file_roots(super::file_roots(false));
+    if !warehouse_config.read_only {
+        warehouse_config = warehouse_config.with_compaction(CompactionMode::Background);
     }
     if let Some(sharding) = &config.sharding {
         warehouse_config = warehouse_config.with_sharding(sharding.clone());

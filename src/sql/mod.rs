@@ -62,6 +62,32 @@ pub enum Command {
     DataFusion(Box<Statement>),
 }
 
+impl Command {
+    /// The command tag of a statement that writes (data, tables or
+    /// schemas), for the error a read-only warehouse gives; `None` for
+    /// queries, transaction control and DESCRIBE.
+    pub fn write_tag(&self) -> Option<&'static str> {
+        match self {
+            Command::Checkpoint(_) => Some("CHECKPOINT"),
+            Command::CreateTable(_) => Some("CREATE TABLE"),
+            Command::DropTable { .. } => Some("DROP TABLE"),
+            Command::CreateSchema { .. } => Some("CREATE SCHEMA"),
+            Command::AlterTable(_) => Some("ALTER TABLE"),
+            Command::Insert(_) => Some("INSERT"),
+            Command::Update(_) => Some("UPDATE"),
+            Command::Delete(_) => Some("DELETE"),
+            Command::Describe(_)
+            | Command::Begin
+            | Command::Commit
+            | Command::Rollback
+            | Command::Savepoint(_)
+            | Command::Release(_)
+            | Command::RollbackTo(_)
+            | Command::DataFusion(_) => None,
+        }
+    }
+}
+
 /// Split `sql` into statements and classify each.
 pub fn parse(sql: &str) -> Result<Vec<Command>> {
     let mut commands = Vec::new();

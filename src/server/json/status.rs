@@ -8,8 +8,9 @@ pub fn http_status(sqlstate: &str) -> u16 {
         // Unique violation, serialization failure, deadlock, the shard's
         // write lock not available in time: a retry may succeed.
         "23505" | "40001" | "40P01" | "55P03" => 409,
-        // Reading what the server does not allow (a file outside the roots).
-        "42501" => 403,
+        // Reading what the server does not allow (a file outside the roots),
+        // writing a read-only warehouse.
+        "42501" | "25006" => 403,
         _ => match sqlstate.get(..2) {
             // Too many connections, cancelled, shutting down; a remote
             // shard that cannot be reached (08006).
@@ -37,6 +38,7 @@ mod tests {
         assert_eq!(http_status("40001"), 409);
         assert_eq!(http_status("08006"), 503);
         assert_eq!(http_status("42501"), 403);
+        assert_eq!(http_status("25006"), 403);
         assert_eq!(http_status("XX000"), 500);
         assert_eq!(http_status("58030"), 500);
     }
