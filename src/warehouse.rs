@@ -578,7 +578,40 @@ impl WarehouseInner {
             }
         }
         reports.sort_by(|a, b| (&a.table, &a.shard).cmp(&(&b.table, &b.shard)));
+        let mut committed: Vec<TableName> = jobs.into_iter().map(|(_, table)| table).collect();
+        committed.sort();
+        committed.dedup();
+        self.merge_where_worth(&committed).await;
         Ok(reports)
+    }
+
+    /// After compaction: merge the small files of `tables` that have
+    /// gathered enough new files since their last merge (see
+    /// [`crate::write::merge`]). A failed merge changes nothing and is only
+    /// logged: the compaction it follows has committed.
+    pub(crate) async fn merge_where_worth(&self, tables: &[TableName]) {
+        for name in tables {
+            let Ok(ident) = TableIdent::from_strs([name.namespace.as_str(), name.name.as_str()]) else {
+                continue;
+            };
+            let worth = match self.load_table(&ident).await {
+                Ok(table) => crate::write::merge::worth_merging(&table),
+                Err(_) => false,
+            };
+            if !worth {
+                continue;
+            }
+            match crate::write::merge::merge_small_files(self, name).await {
+                Ok(Some(r)) if !r.stale => tracing::info!(
+                    "merged {} small files of {name} into {} ({} rows)",
+                    r.files_removed,
+                    r.files_added,
+                    r.rows
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("merging small files of {name}: {e}"),
+            }
+        }
     }
 
     /// Delete compacted WAL entries older than `hot_retention` (they are only
@@ -645,24 +678,31 @@ async fn background_compaction(warehouse: std::sync::Weak<WarehouseInner>) {
                 continue;
             }
         };
+        let mut compacted = Vec::new();
         for shard in shards {
-            if let Err(e) = compact_due(&inner, &shard.hot).await {
-                tracing::warn!("background compaction of shard {}: {e}", shard.hot.shard());
+            match compact_due(&inner, &shard.hot).await {
+                Ok(tables) => compacted.extend(tables),
+                Err(e) => tracing::warn!("background compaction of shard {}: {e}", shard.hot.shard()),
             }
         }
+        compacted.sort();
+        compacted.dedup();
+        inner.merge_where_worth(&compacted).await;
     }
 }
 
 /// One shard's pass of the background compactor: compact each table that is
-/// due, expire the compacted rows of the others.
-async fn compact_due(inner: &WarehouseInner, hot: &HotStoreRef) -> Result<()> {
+/// due, expire the compacted rows of the others. Returns the tables it
+/// compacted rows of.
+async fn compact_due(inner: &WarehouseInner, hot: &HotStoreRef) -> Result<Vec<TableName>> {
+    let mut compacted = Vec::new();
     for table in hot.tables()? {
         match inner.due_for_compaction(hot, &table) {
-            Ok(true) => {
-                if let Err(e) = compact_table(inner, hot, &table, &NoProgress).await {
-                    tracing::warn!("background compaction of {table} failed: {e}");
-                }
-            }
+            Ok(true) => match compact_table(inner, hot, &table, &NoProgress).await {
+                Ok(report) if report.rows > 0 || report.deleted > 0 => compacted.push(table),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("background compaction of {table} failed: {e}"),
+            },
             Ok(false) => {
                 if let Err(e) = inner.expire_hot_cache(hot, &table) {
                     tracing::warn!("expiring compacted rows of {table}: {e}");
@@ -671,7 +711,7 @@ async fn compact_due(inner: &WarehouseInner, hot: &HotStoreRef) -> Result<()> {
             Err(e) => tracing::warn!("background compaction of {table}: {e}"),
         }
     }
-    Ok(())
+    Ok(compacted)
 }
 
 /// The file in a warehouse folder whose catalog is in the bucket, naming

@@ -61,6 +61,9 @@
 //! of them); otherwise `W` reads as 0 and hot rows would be read twice.
 
 mod overwrite;
+mod replace;
+
+pub use replace::{FileReplace, ReplaceOutcome};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -433,7 +436,7 @@ impl WatermarkCommit {
         removed: &BTreeSet<String>,
         properties: HashMap<String, String>,
     ) -> std::result::Result<Table, Attempt> {
-        let staged = overwrite::stage(table, &self.data_files, removed, properties)
+        let staged = overwrite::stage(table, &self.data_files, removed, properties, false)
             .await
             .map_err(Attempt::Failed)?;
         match catalog

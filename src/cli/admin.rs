@@ -78,8 +78,12 @@ pub fn maintenance_summary(r: &MaintenanceReport, dry_run: bool) -> String {
     } else {
         ("expired", "deleted")
     };
+    let merged = match r.files_merged {
+        0 => String::new(),
+        n => format!("merged {n} small files into {}, ", r.files_written),
+    };
     let mut text = format!(
-        "{}: {expired} {} snapshot{}, {deleted} {} orphan file{}\n",
+        "{}: {merged}{expired} {} snapshot{}, {deleted} {} orphan file{}\n",
         r.table,
         r.snapshots_expired,
         plural(r.snapshots_expired),
@@ -154,10 +158,19 @@ mod tests {
             table: "public.events".into(),
             snapshots_expired: 1,
             orphans_deleted: vec!["file:///w/data/x.parquet".into()],
+            ..Default::default()
         };
         assert_eq!(
             maintenance_summary(&maintenance, true),
             "public.events: would expire 1 snapshot, would delete 1 orphan file\n  file:///w/data/x.parquet\n"
+        );
+        let merged = MaintenanceReport {
+            files_merged: 12,
+            files_written: 1,
+            ..maintenance
+        };
+        assert!(
+            maintenance_summary(&merged, false).starts_with("public.events: merged 12 small files into 1, expired")
         );
         assert_eq!(human_bytes(512), "512 B");
     }

@@ -73,6 +73,44 @@ pub async fn compact_table(
     table: &TableName,
     progress: &dyn Progress,
 ) -> Result<CompactionReport> {
+    let mut attempt = 1;
+    loop {
+        match compact_once(wh, hot_tier, table, progress).await? {
+            Compacted::Done(report) => return Ok(report),
+            Compacted::RewriteRaced(e) if attempt < REWRITE_ATTEMPTS => {
+                tracing::debug!("compacting {table}: {e}; rewriting again (attempt {attempt})");
+                attempt += 1;
+            }
+            Compacted::RewriteRaced(e) => return Err(Error::from(e).with_context("table", table)),
+        }
+    }
+}
+
+/// How often a compaction redoes its copy-on-write rewrite when another
+/// commit rewrote the same files first (shards whose rows share a merged
+/// file, compacting side by side).
+const REWRITE_ATTEMPTS: u32 = 10;
+
+enum Compacted {
+    Done(CompactionReport),
+    /// A file the rewrite replaced was rewritten by another commit first;
+    /// nothing was committed and this attempt's files are deleted.
+    RewriteRaced(thermocline_catalog::Error),
+}
+
+/// Whether `e` says a file to remove was no longer live. Such a commit
+/// checked before it swapped anything and no earlier attempt of it landed
+/// (that would have moved the watermark), so nothing was committed.
+fn lost_its_input(e: &thermocline_catalog::Error) -> bool {
+    e.kind() == thermocline_catalog::ErrorKind::CommitConflict && e.context().iter().any(|(k, _)| *k == "missing_files")
+}
+
+async fn compact_once(
+    wh: &WarehouseInner,
+    hot_tier: &HotStoreRef,
+    table: &TableName,
+    progress: &dyn Progress,
+) -> Result<Compacted> {
     let started = Instant::now();
     let shard = hot_tier.shard().to_string();
     let lock = wh.compaction_lock(table, &shard);
@@ -88,12 +126,12 @@ pub async fn compact_table(
     if wh.schema_pinned(table) {
         tracing::info!("not compacting {table}: an open transaction altered it");
         report.watermark = stats.local_watermark;
-        return Ok(report);
+        return Ok(Compacted::Done(report));
     }
     let ident = TableIdent::from_strs([table.namespace.as_str(), table.name.as_str()])?;
     if stats.rows == 0 {
         report.watermark = stats.local_watermark;
-        return Ok(report);
+        return Ok(Compacted::Done(report));
     }
     let upto = stats.max_lsn;
     // ALTER TABLE takes the compaction lock too: the schema holds still
@@ -106,7 +144,7 @@ pub async fn compact_table(
         // Already committed (a crash after the commit): just finish.
         report.watermark = expected;
         report.truncated = hot_tier.truncate(table, expected, keep_since)?;
-        return Ok(report);
+        return Ok(Compacted::Done(report));
     }
 
     // Delete events go to the change log before the data commit: see
@@ -189,6 +227,10 @@ pub async fn compact_table(
             report.watermark = current;
             report.truncated = hot_tier.truncate(table, current, keep_since)?;
         }
+        Err(e) if lost_its_input(&e) => {
+            delete_files(&iceberg_table, &files).await;
+            return Ok(Compacted::RewriteRaced(e));
+        }
         Err(e) => {
             // The commit may or may not have landed (e.g. a lost response);
             // leave the files to maintenance rather than risk deleting
@@ -198,7 +240,7 @@ pub async fn compact_table(
     }
     progress.finish();
     report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(Compacted::Done(report))
 }
 
 /// Entries older than this instant may be deleted once compacted.

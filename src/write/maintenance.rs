@@ -1,6 +1,7 @@
-//! Warehouse maintenance: expire old snapshots, then delete files no
-//! snapshot references (orphans from compactions that crashed before their
-//! commit, and files only expired snapshots used).
+//! Warehouse maintenance: merge small data files (see [`super::merge`]),
+//! expire old snapshots, then delete files no snapshot references (orphans
+//! from compactions that crashed before their commit, and files only
+//! expired snapshots used).
 //!
 //! Orphans are only deleted once older than a retention: a compaction in
 //! flight has written files it has not committed yet, and those must live.
@@ -42,6 +43,9 @@ impl Default for MaintenanceOptions {
 #[derive(Debug, Clone, Default)]
 pub struct MaintenanceReport {
     pub table: String,
+    /// Small data files merged away, and the files written in their place.
+    pub files_merged: usize,
+    pub files_written: usize,
     pub snapshots_expired: usize,
     pub orphans_deleted: Vec<String>,
 }
@@ -58,6 +62,13 @@ pub async fn maintain_table(
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
 
+    if !options.dry_run
+        && let Some(merge) = super::merge::merge_small_files(wh, name).await?
+        && !merge.stale
+    {
+        report.files_merged = merge.files_removed;
+        report.files_written = merge.files_added;
+    }
     let mut table = wh.load_table(&ident).await?;
     let older_than = now_ms - options.snapshot_retention.as_millis() as i64;
     let expiring = table
@@ -91,7 +102,10 @@ pub async fn maintain_table(
         .map_err(|e| Error::from(e).with_context("table", name))?;
     for object in listed {
         let location = wh.location_of(&store_url, &object.location);
-        if referenced.contains(&location) || object.last_modified >= cutoff {
+        // A catalog kept in the bucket points at the current metadata with
+        // this file (DuckDB and pyiceberg follow it too).
+        let catalog_pointer = object.location.filename() == Some("version-hint.text");
+        if catalog_pointer || referenced.contains(&location) || object.last_modified >= cutoff {
             continue;
         }
         if !options.dry_run {

@@ -4,10 +4,12 @@
 pub mod compaction;
 pub mod files;
 pub mod maintenance;
+pub mod merge;
 pub mod rewrite;
 
 pub use compaction::{CompactionReport, compact_table};
 pub use maintenance::{MaintenanceOptions, MaintenanceReport};
+pub use merge::MergeReport;
 
 /// Progress of long work (compaction, loads), shown by the CLI.
 pub trait Progress: Send + Sync {

@@ -204,7 +204,7 @@ async fn rewrite_file(
 
 /// `batch` in the writer's Arrow schema: the reader's types can differ in
 /// representation (e.g. binary widths) from what the writer expects.
-fn conform(batch: RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
+pub(super) fn conform(batch: RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
     if batch.schema().fields() == target.fields() {
         return Ok(batch);
     }

@@ -77,12 +77,15 @@ pub(super) struct Staged {
 
 /// Writes the manifests and manifest list of a snapshot that removes
 /// `removed` (data file paths) from `table`'s current snapshot and adds
-/// `added`, with `properties` in its summary; see the module docs.
+/// `added`, with `properties` in its summary; see the module docs. With
+/// `replace`, the snapshot says the table's rows did not change (operation
+/// `replace`: the same rows in other files).
 pub(super) async fn stage(
     table: &Table,
     added: &[DataFile],
     removed: &BTreeSet<String>,
     properties: HashMap<String, String>,
+    replace: bool,
 ) -> Result<Staged> {
     let metadata = table.metadata();
     if metadata.format_version() != FormatVersion::V2 {
@@ -157,7 +160,9 @@ pub(super) async fn stage(
     manifests.extend(carried);
     let manifest_list = producer.manifest_list(parent.snapshot_id(), manifests).await?;
 
-    let operation = if added.is_empty() {
+    let operation = if replace {
+        Operation::Replace
+    } else if added.is_empty() {
         Operation::Delete
     } else {
         Operation::Overwrite

@@ -482,3 +482,101 @@ async fn copy_on_write_needs_a_v2_table() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotSupported, "{err}");
 }
+
+#[tokio::test]
+async fn a_file_replace_keeps_every_watermark_and_says_replace() {
+    let (_dir, catalog, table) = setup().await;
+    let table = two_files(&catalog, &table).await;
+    // Shard b appends while our merge of f1 + f2 is on its way: the merge
+    // retries on the new snapshot and keeps b's file and watermark.
+    let meddling = Meddling {
+        inner: catalog.clone(),
+        meddle: tokio::sync::Mutex::new(Some(commit(&table, "b", 0, 4))),
+    };
+    let merge = FileReplace {
+        ident: table.identifier().clone(),
+        removed_files: vec![data_path(&table, "f1"), data_path(&table, "f2")],
+        data_files: vec![test_data_file(&table, "merged", 30).unwrap()],
+        properties: [("thermocline.merged-files".to_string(), "2".to_string())].into(),
+    };
+    let ReplaceOutcome::Committed {
+        table: now, attempts, ..
+    } = merge.commit(&meddling).await.unwrap()
+    else {
+        panic!("stale");
+    };
+    assert_eq!(attempts, 2);
+    assert_eq!(
+        watermarks(now.metadata(), None),
+        [("a".to_string(), 1), ("b".to_string(), 4)].into()
+    );
+    let snapshot = now.metadata().current_snapshot().unwrap();
+    assert_eq!(snapshot.summary().operation, iceberg::spec::Operation::Replace);
+    let summary = &snapshot.summary().additional_properties;
+    assert_eq!(summary["total-records"], "31", "{summary:?}"); // 30 merged + b's 1
+    assert_eq!(summary["total-data-files"], "2", "{summary:?}");
+    assert_eq!(summary["thermocline.merged-files"], "2");
+    assert_no_stray_manifests(&now).await;
+}
+
+#[tokio::test]
+async fn a_file_replace_whose_input_was_rewritten_meanwhile_is_stale() {
+    let (_dir, catalog, table) = setup().await;
+    let table = two_files(&catalog, &table).await;
+    // A copy-on-write delete rewrote f1 first: merging the old f1 back in
+    // would resurrect the rows it deleted.
+    let other = WatermarkCommit::new(
+        table.identifier().clone(),
+        "a",
+        1,
+        2,
+        vec![test_data_file(&table, "f1-rewritten", 9).unwrap()],
+    )
+    .with_removed_files([data_path(&table, "f1")]);
+    let meddling = Meddling {
+        inner: catalog.clone(),
+        meddle: tokio::sync::Mutex::new(Some(other)),
+    };
+    let merge = FileReplace {
+        ident: table.identifier().clone(),
+        removed_files: vec![data_path(&table, "f1"), data_path(&table, "f2")],
+        data_files: vec![test_data_file(&table, "merged", 30).unwrap()],
+        properties: Default::default(),
+    };
+    match merge.commit(&meddling).await.unwrap() {
+        ReplaceOutcome::Stale { reason } => assert!(reason.contains("f1.parquet"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let now = catalog.load_table(table.identifier()).await.unwrap();
+    assert_eq!(
+        now.metadata()
+            .current_snapshot()
+            .unwrap()
+            .summary()
+            .additional_properties["total-records"],
+        "29"
+    );
+    assert_no_stray_manifests(&now).await;
+
+    // Requests that could break the rules are refused.
+    let bad = FileReplace {
+        ident: table.identifier().clone(),
+        removed_files: vec![data_path(&table, "f2")],
+        data_files: vec![test_data_file(&table, "x", 1).unwrap()],
+        properties: [(watermark_key("a"), "9".to_string())].into(),
+    };
+    assert_eq!(
+        bad.commit(catalog.as_ref()).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let empty = FileReplace {
+        ident: table.identifier().clone(),
+        removed_files: vec![],
+        data_files: vec![],
+        properties: Default::default(),
+    };
+    assert_eq!(
+        empty.commit(catalog.as_ref()).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}
