@@ -14,6 +14,9 @@
 //!   object store (S3, R2, a local folder) in Iceberg's file-system table
 //!   layout (`v{N}.metadata.json`, `version-hint.text`), committing by a
 //!   conditional create of the next version;
+//! - [`rest`]: [`RestCatalog`], an Iceberg REST catalog client (R2 Data
+//!   Catalog, Polaris, ...) behind the same interface, and a REST catalog
+//!   server over any [`CommitCatalog`];
 //! - [`watermark`]: per-shard compaction watermarks inside Iceberg snapshots,
 //!   and [`WatermarkCommit`], the only way thermocline moves hot rows (and
 //!   the deletes that rewrite cold files) into a table;
@@ -31,6 +34,7 @@ pub mod bucket;
 pub mod commit;
 pub mod conformance;
 pub mod error;
+pub mod rest;
 pub mod sql;
 pub mod storage;
 pub mod watermark;
@@ -38,6 +42,7 @@ pub mod watermark;
 pub use bucket::BucketCatalog;
 pub use commit::CommitCatalog;
 pub use error::{Error, ErrorKind, Result};
+pub use rest::RestCatalog;
 pub use sql::{DEFAULT_CATALOG_NAME, SqliteCatalog};
 pub use storage::{ObjectStoreStorage, ObjectStoreStorageFactory, default_store, file_io};
 pub use watermark::{
