@@ -45,7 +45,7 @@ pub enum CompactionMode {
 }
 
 /// Where a warehouse keeps its Iceberg catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum CatalogKind {
     /// `catalog.db` in the warehouse folder, in the JDBC-catalog schema
     /// pyiceberg's `SqlCatalog` opens.
@@ -58,19 +58,46 @@ pub enum CatalogKind {
     /// DuckDB's `iceberg_scan` and pyiceberg's `StaticTable` read with no
     /// other service.
     Bucket,
+    /// An Iceberg REST catalog at `uri` (R2 Data Catalog, Polaris,
+    /// Lakekeeper, another warehouse's `thermocline serve
+    /// --iceberg-rest-listen`), with the client `properties` of
+    /// [`thermocline_catalog::rest`] (`token`, `credential`, `warehouse`).
+    Rest {
+        uri: String,
+        properties: std::collections::BTreeMap<String, String>,
+    },
+}
+
+impl CatalogKind {
+    /// What the warehouse folder records about its catalog, to refuse a
+    /// later open with another one (`None` for `catalog.db`, which is its
+    /// own record).
+    pub(crate) fn record(&self) -> Option<String> {
+        match self {
+            CatalogKind::Sqlite => None,
+            CatalogKind::Bucket => Some("bucket".to_string()),
+            CatalogKind::Rest { uri, .. } => Some(format!("rest {uri}")),
+        }
+    }
 }
 
 impl std::str::FromStr for CatalogKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            return Ok(Self::Rest {
+                uri: s.to_string(),
+                properties: Default::default(),
+            });
+        }
         match s.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Self::Sqlite),
             "bucket" => Ok(Self::Bucket),
             other => Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "unknown catalog \"{other}\": use sqlite (catalog.db in the warehouse folder) or bucket (beside the data)"
+                    "unknown catalog \"{other}\": use sqlite (catalog.db in the warehouse folder), bucket (beside the data) or the http(s):// URI of an Iceberg REST catalog"
                 ),
             )),
         }
@@ -392,6 +419,26 @@ mod tests {
         assert_eq!(parse_duration("5m")?, Duration::from_secs(300));
         assert_eq!(parse_duration("7d")?, Duration::from_secs(7 * 86_400));
         assert!(parse_duration("5 parsecs").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn catalogs_by_name_or_uri() -> Result<()> {
+        assert_eq!("SQLite".parse::<CatalogKind>()?, CatalogKind::Sqlite);
+        assert_eq!("bucket".parse::<CatalogKind>()?, CatalogKind::Bucket);
+        let rest: CatalogKind = "https://catalog.cloudflarestorage.com/acct/lake".parse()?;
+        assert!(matches!(&rest, CatalogKind::Rest { uri, .. } if uri.ends_with("/acct/lake")));
+        assert_eq!(
+            rest.record().as_deref(),
+            Some("rest https://catalog.cloudflarestorage.com/acct/lake")
+        );
+        let e = "glue".parse::<CatalogKind>().expect_err("unknown");
+        assert!(e.to_string().contains("REST"), "{e}");
+        // Offline warehouses come from bucket URLs and cannot be written.
+        let offline = WarehouseConfig::from_location("r2://lake/wh", Default::default())?;
+        assert!(offline.is_offline() && offline.read_only && offline.catalog == CatalogKind::Bucket);
+        assert!(offline.clone().with_read_only(false).validate().is_err());
+        assert!(WarehouseConfig::from_location("gs://x/y", Default::default()).is_err());
         Ok(())
     }
 

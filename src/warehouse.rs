@@ -19,7 +19,7 @@ use iceberg::{NamespaceIdent, TableIdent};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use thermocline_catalog::sql::SqliteCatalog;
-use thermocline_catalog::{BucketCatalog, CommitCatalog};
+use thermocline_catalog::{BucketCatalog, CommitCatalog, RestCatalog};
 use url::Url;
 
 use crate::config::{CatalogKind, CompactionMode, WarehouseConfig};
@@ -714,10 +714,10 @@ async fn compact_due(inner: &WarehouseInner, hot: &HotStoreRef) -> Result<Vec<Ta
     Ok(compacted)
 }
 
-/// The file in a warehouse folder whose catalog is in the bucket, naming
-/// where: a later open that expects `catalog.db` refuses rather than
-/// showing an empty warehouse.
-const BUCKET_CATALOG_MARKER: &str = "catalog-location";
+/// The file in a warehouse folder whose catalog is not its `catalog.db`,
+/// naming which (`bucket`, `rest <uri>`): a later open that expects another
+/// catalog refuses rather than showing other tables.
+const CATALOG_MARKER: &str = "catalog-location";
 
 /// The catalog `config` asks for, checked against the one the folder was
 /// made with. Table I/O runs on the runtime the warehouse was opened on, so
@@ -730,40 +730,63 @@ fn open_catalog(
     data: &crate::store::DataLocation,
 ) -> Result<Arc<dyn CommitCatalog>> {
     let runtime = iceberg::Runtime::try_current()?;
-    let marker = root.join(BUCKET_CATALOG_MARKER);
-    let sqlite = root.join("catalog.db");
-    let mismatch =
-        |message: String| Err(Error::new(ErrorKind::Config, message).with_context("warehouse", root.display()));
-    match config.catalog {
+    if !offline {
+        check_catalog_record(&config.catalog, root)?;
+    }
+    Ok(match &config.catalog {
         CatalogKind::Sqlite => {
-            if let Ok(recorded) = std::fs::read_to_string(&marker) {
-                return mismatch(format!(
-                    "this warehouse keeps its Iceberg catalog beside its data ({}): open it with --catalog bucket",
-                    recorded.trim()
-                ));
-            }
             // No trailing slash: table locations are `{warehouse}/{namespace}/{table}`.
             let file_io = thermocline_catalog::storage::file_io(data.store.clone(), &data.url);
-            let catalog = SqliteCatalog::open_named(&sqlite, CATALOG_NAME, data.url.clone(), file_io)?;
-            Ok(Arc::new(catalog.with_runtime(runtime)))
+            let catalog = SqliteCatalog::open_named(&root.join("catalog.db"), CATALOG_NAME, data.url.clone(), file_io)?;
+            Arc::new(catalog.with_runtime(runtime))
         }
         CatalogKind::Bucket => {
-            if !offline {
-                if sqlite.exists() {
-                    return mismatch(format!(
-                        "this warehouse keeps its Iceberg catalog in {}: open it without --catalog bucket",
-                        sqlite.display()
-                    ));
-                }
-                std::fs::write(&marker, format!("{}\n", data.url)).map_err(|e| {
-                    Error::new(ErrorKind::Config, "cannot write to the warehouse folder")
-                        .with_context("path", marker.display())
-                        .with_source(e)
-                })?;
-            }
             let catalog = BucketCatalog::new(data.store.clone(), data.url.clone(), CATALOG_NAME)?;
-            Ok(Arc::new(catalog.with_runtime(runtime)))
+            Arc::new(catalog.with_runtime(runtime))
         }
+        CatalogKind::Rest { uri, properties } => {
+            let properties = properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let catalog = RestCatalog::new(data.store.clone(), data.url.clone(), uri, properties)
+                .map_err(|e| Error::from(e).with_context("catalog", uri))?;
+            Arc::new(catalog.with_runtime(runtime))
+        }
+    })
+}
+
+/// Refuse to open a folder with another catalog than it was made with;
+/// record the catalog of a new folder.
+fn check_catalog_record(catalog: &CatalogKind, root: &Path) -> Result<()> {
+    let marker = root.join(CATALOG_MARKER);
+    let sqlite = root.join("catalog.db");
+    let recorded = std::fs::read_to_string(&marker).ok().map(|r| r.trim().to_string());
+    let mismatch =
+        |message: String| Err(Error::new(ErrorKind::Config, message).with_context("warehouse", root.display()));
+    let option = |record: &str| match record.strip_prefix("rest ") {
+        Some(uri) => format!("--catalog {uri}"),
+        None => format!("--catalog {record}"),
+    };
+    match (catalog.record(), recorded) {
+        (None, None) => Ok(()),
+        (None, Some(record)) => mismatch(format!(
+            "this warehouse keeps its Iceberg catalog elsewhere ({record}): open it with {}",
+            option(&record)
+        )),
+        (Some(_), _) if sqlite.exists() => mismatch(format!(
+            "this warehouse keeps its Iceberg catalog in {}: open it without --catalog",
+            sqlite.display()
+        )),
+        (Some(wanted), Some(record)) if wanted != record => mismatch(format!(
+            "this warehouse keeps its Iceberg catalog elsewhere ({record}): open it with {}",
+            option(&record)
+        )),
+        (Some(_), Some(_)) => Ok(()),
+        (Some(wanted), None) => std::fs::create_dir_all(root)
+            .and_then(|()| std::fs::write(&marker, format!("{wanted}\n")))
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, "cannot write to the warehouse folder")
+                    .with_context("path", marker.display())
+                    .with_source(e)
+            }),
     }
 }
 

@@ -43,8 +43,9 @@ struct Cli {
     #[arg(long, global = true, env = "THERMOCLINE_WAREHOUSE", default_value = "./warehouse")]
     warehouse: String,
     /// Where the warehouse keeps its Iceberg catalog: sqlite (catalog.db in
-    /// the folder) or bucket (beside the data, so the bucket alone is a
-    /// warehouse others can read).
+    /// the folder), bucket (beside the data, so the bucket alone is a
+    /// warehouse others can read), or the http(s):// URI of an Iceberg REST
+    /// catalog (THERMOCLINE_CATALOG_TOKEN, _CREDENTIAL, _WAREHOUSE).
     #[arg(long, global = true, env = "THERMOCLINE_CATALOG", value_name = "KIND", value_parser = catalog_kind)]
     catalog: Option<CatalogKind>,
     /// Keep table data here instead of the warehouse's data/ folder:
@@ -120,6 +121,20 @@ struct ServeArgs {
         requires = "flight_listen"
     )]
     host_shards: Option<String>,
+    /// Serve the warehouse's Iceberg catalog over the Iceberg REST protocol
+    /// at this address, for pyiceberg, Spark, Trino or another warehouse's
+    /// `--catalog http://ADDR`.
+    #[arg(long, env = "THERMOCLINE_ICEBERG_REST_LISTEN", value_name = "ADDR")]
+    iceberg_rest_listen: Option<std::net::SocketAddr>,
+    /// The bearer token REST catalog clients must send; without one the
+    /// catalog listens on loopback only.
+    #[arg(
+        long,
+        env = "THERMOCLINE_ICEBERG_REST_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    iceberg_rest_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -284,8 +299,22 @@ pub(crate) fn file_roots(with_current: bool) -> Vec<PathBuf> {
     roots
 }
 
+/// `--catalog`; a REST catalog's token, OAuth credential and warehouse
+/// come from THERMOCLINE_CATALOG_TOKEN, _CREDENTIAL and _WAREHOUSE.
 fn catalog_kind(text: &str) -> Result<CatalogKind, String> {
-    text.parse().map_err(|e: Error| e.to_string())
+    let mut kind: CatalogKind = text.parse().map_err(|e: Error| e.to_string())?;
+    if let CatalogKind::Rest { properties, .. } = &mut kind {
+        for (var, property) in [
+            ("THERMOCLINE_CATALOG_TOKEN", thermocline_catalog::rest::TOKEN),
+            ("THERMOCLINE_CATALOG_CREDENTIAL", thermocline_catalog::rest::CREDENTIAL),
+            ("THERMOCLINE_CATALOG_WAREHOUSE", thermocline_catalog::rest::WAREHOUSE),
+        ] {
+            if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+                properties.insert(property.to_string(), value);
+            }
+        }
+    }
+    Ok(kind)
 }
 
 /// The warehouse at `location` with the shard, data and catalog options.
@@ -301,7 +330,7 @@ fn base_config(cli: &Cli, location: &str) -> Result<WarehouseConfig, Error> {
         }
         config = config.with_data(data.clone(), storage);
     }
-    match (cli.catalog, config.is_offline()) {
+    match (cli.catalog.clone(), config.is_offline()) {
         (Some(CatalogKind::Sqlite), true) => Err(Error::new(
             ErrorKind::Config,
             format!(

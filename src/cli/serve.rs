@@ -83,17 +83,33 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
             }
             _ => None,
         };
-        let server = Server::bind(warehouse.clone(), &config).await?;
-        let flight_task = match flight {
-            Some((listener, service)) => {
-                if let Ok(addr) = listener.local_addr() {
-                    let mut stdout = std::io::stdout().lock();
-                    let _ = writeln!(stdout, "flight listening on {addr}");
-                }
-                Some(tokio::spawn(service.serve(listener, shutdown_signal())))
-            }
+        let iceberg_rest = match args.iceberg_rest_listen {
+            Some(addr) => Some(bind_iceberg_rest(addr, args.iceberg_rest_token.as_deref()).await?),
             None => None,
         };
+        let server = Server::bind(warehouse.clone(), &config).await?;
+        // Servers beside the PostgreSQL and HTTP ones.
+        let mut side_tasks = Vec::new();
+        if let Some((listener, service)) = flight {
+            if let Ok(addr) = listener.local_addr() {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "flight listening on {addr}");
+            }
+            side_tasks.push(tokio::spawn(service.serve(listener, shutdown_signal())));
+        }
+        if let Some((listener, options)) = iceberg_rest {
+            if let Ok(addr) = listener.local_addr() {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "iceberg rest catalog listening on http://{addr}");
+            }
+            let router = thermocline_catalog::rest::router(warehouse.catalog(), options);
+            side_tasks.push(tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Internal, format!("iceberg rest catalog server: {e}")))
+            }));
+        }
         {
             let mut stdout = std::io::stdout().lock();
             if let Some(addr) = server.pg_addr() {
@@ -106,20 +122,62 @@ pub fn run(runtime: &Runtime, cli: &Cli, args: &ServeArgs, warehouse_given: bool
         }
         // Whichever stops first (the Flight server failing included) ends
         // the process.
-        match flight_task {
-            Some(mut task) => tokio::select! {
-                served = server.run(shutdown_signal()) => {
+        if side_tasks.is_empty() {
+            return server.run(shutdown_signal()).await;
+        }
+        let mut side = futures::future::select_all(side_tasks);
+        tokio::select! {
+            served = server.run(shutdown_signal()) => {
+                for task in side.into_inner() {
                     task.abort();
-                    served
                 }
-                flight = &mut task => match flight {
+                served
+            }
+            (ended, _, rest) = &mut side => {
+                for task in rest {
+                    task.abort();
+                }
+                match ended {
                     Ok(result) => result,
-                    Err(e) => Err(Error::new(ErrorKind::Internal, format!("shard server task failed: {e}"))),
-                },
-            },
-            None => server.run(shutdown_signal()).await,
+                    Err(e) => Err(Error::new(ErrorKind::Internal, format!("server task failed: {e}"))),
+                }
+            }
         }
     })
+}
+
+/// The Iceberg REST catalog's listener and options; off loopback only
+/// with a token, like the shard server.
+async fn bind_iceberg_rest(
+    addr: std::net::SocketAddr,
+    token: Option<&str>,
+) -> Result<(tokio::net::TcpListener, thermocline_catalog::rest::ServerOptions), Error> {
+    let mut options = thermocline_catalog::rest::ServerOptions::new();
+    match token {
+        Some(token) if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the Iceberg REST token must be non-empty printable ASCII without spaces",
+            ));
+        }
+        Some(token) => options = options.with_bearer_token(token),
+        None if !addr.ip().is_loopback() => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "refusing to serve the Iceberg catalog on {addr} without a token: set THERMOCLINE_ICEBERG_REST_TOKEN or listen on loopback"
+                ),
+            ));
+        }
+        None => {}
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("cannot listen on {addr} for the Iceberg REST catalog: {e}"),
+        )
+    })?;
+    Ok((listener, options))
 }
 
 /// Ctrl-C, or SIGTERM (what `docker stop` and systemd send).
