@@ -37,6 +37,7 @@ pub mod error;
 pub mod rest;
 pub mod sql;
 pub mod storage;
+mod table_cache;
 pub mod watermark;
 
 pub use bucket::BucketCatalog;

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,13 +33,11 @@ use super::wire::{
 use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::file_io;
+use crate::table_cache::{TableCache, TableIo};
 
 /// The spec's default namespace separator in paths: the 0x1F unit
 /// separator, escaped.
 const DEFAULT_SEPARATOR: &str = "%1F";
-
-/// How many loaded tables the cache keeps before it starts over.
-const TABLE_CACHE_ENTRIES: usize = 256;
 
 /// An Iceberg REST catalog client; see the [module docs](super).
 pub struct RestCatalog {
@@ -52,10 +50,11 @@ pub struct RestCatalog {
     root: Url,
     file_io: FileIO,
     runtime: Option<Runtime>,
-    /// With a fixed runtime, the last loaded table per identifier, reused
-    /// while the server returns the same metadata (its clones share the
-    /// parsed manifests); as `SqliteCatalog` and `BucketCatalog` do.
-    tables: Mutex<HashMap<TableIdent, Table>>,
+    /// With a fixed runtime, the last loaded table per identifier, stamped
+    /// with its metadata location and reused while the server returns the
+    /// same metadata (its clones share the parsed manifests); nothing
+    /// without one. See [`crate::table_cache`].
+    tables: TableCache<TableIdent, String>,
 }
 
 impl fmt::Debug for RestCatalog {
@@ -177,7 +176,7 @@ impl RestCatalog {
             root,
             file_io,
             runtime: None,
-            tables: Mutex::new(HashMap::new()),
+            tables: TableCache::tables_only(),
         })
     }
 
@@ -217,16 +216,8 @@ impl RestCatalog {
         &self.transport
     }
 
-    fn runtime(&self) -> Result<Runtime> {
-        match &self.runtime {
-            Some(rt) => Ok(rt.clone()),
-            None => Ok(Runtime::try_current()?),
-        }
-    }
-
-    fn cache(&self) -> MutexGuard<'_, HashMap<TableIdent, Table>> {
-        // The map holds no invariant a panic could break.
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    fn table_io(&self) -> TableIo<'_> {
+        TableIo::new(&self.file_io, self.runtime.as_ref())
     }
 
     async fn resolved(&self) -> Result<&Resolved> {
@@ -462,27 +453,13 @@ impl RestCatalog {
             )
             .with_context("table", ident.to_string())
         })?;
-        if self.runtime.is_some()
-            && let Some(cached) = self.cache().get(&ident)
-            && cached.metadata_location() == Some(location.as_str())
+        if let Some(cached) = self.tables.table(&ident, &location)
             && cached.metadata() == &metadata
         {
-            return Ok(cached.clone());
+            return Ok(cached);
         }
-        let table = Table::builder()
-            .identifier(ident.clone())
-            .metadata(metadata)
-            .metadata_location(location)
-            .file_io(self.file_io.clone())
-            .runtime(self.runtime()?)
-            .build()?;
-        if self.runtime.is_some() {
-            let mut cache = self.cache();
-            if cache.len() >= TABLE_CACHE_ENTRIES {
-                cache.clear();
-            }
-            cache.insert(ident, table.clone());
-        }
+        let table = self.table_io().build(ident.clone(), metadata, location.clone())?;
+        self.tables.keep(self.table_io(), ident, location, &table);
         Ok(table)
     }
 
@@ -523,7 +500,7 @@ impl RestCatalog {
         url.query_pairs_mut()
             .append_pair("purgeRequested", if purge { "true" } else { "false" });
         self.call(Method::DELETE, url, None, Expect::TABLE).await?;
-        self.cache().remove(ident);
+        self.tables.remove(ident);
         Ok(())
     }
 
@@ -538,7 +515,7 @@ impl RestCatalog {
         let url = resolved.url(&["tables", "rename"]);
         let body = to_json(&request, "rename-table request")?;
         self.call(Method::POST, url, Some(body), Expect::TABLE).await?;
-        self.cache().remove(src);
+        self.tables.remove(src);
         Ok(())
     }
 

@@ -15,11 +15,10 @@ mod db;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use iceberg::io::FileIO;
-use iceberg::spec::{TableMetadata, TableMetadataBuilder, TableMetadataRef};
+use iceberg::spec::{TableMetadata, TableMetadataBuilder};
 use iceberg::table::Table;
 use iceberg::{
     Catalog, MetadataLocation, Namespace, NamespaceIdent, Runtime, TableCommit, TableCreation, TableIdent,
@@ -30,6 +29,7 @@ use url::Url;
 use self::db::{Db, EXISTS_PROPERTY, namespace_not_found, table_not_found};
 use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
+use crate::table_cache::{TableCache, TableIo};
 
 /// The `catalog_name` our rows carry unless told otherwise.
 pub const DEFAULT_CATALOG_NAME: &str = "thermocline";
@@ -48,26 +48,9 @@ pub struct SqliteCatalog {
     /// Loaded tables by metadata location. A metadata file is never
     /// rewritten (each commit writes a new one), so an entry can never go
     /// stale; the catalog row still decides which location is current on
-    /// every load. See [`CachedTable`].
-    metadata_cache: std::sync::Mutex<HashMap<String, CachedTable>>,
+    /// every load. See [`crate::table_cache`].
+    tables: TableCache<String>,
 }
-
-/// What the cache keeps for one metadata location.
-///
-/// With a fixed runtime ([`SqliteCatalog::with_runtime`]) it keeps the whole
-/// [`Table`]: its clones share one object cache, so the manifest list and
-/// manifests of a snapshot are read and parsed once, not on every query.
-/// Without one, each load builds a table on the caller's runtime (a table
-/// spawns its I/O there, and a runtime may not outlive the cache), so only
-/// the parsed metadata is kept.
-#[derive(Debug, Clone)]
-enum CachedTable {
-    Table(Table),
-    Metadata(Arc<TableMetadata>),
-}
-
-/// How many metadata versions the cache keeps before it starts over.
-const METADATA_CACHE_ENTRIES: usize = 256;
 
 impl SqliteCatalog {
     /// Opens (creating if needed) the catalog in `db_path`, named
@@ -85,13 +68,13 @@ impl SqliteCatalog {
             warehouse,
             file_io,
             runtime: None,
-            metadata_cache: std::sync::Mutex::new(HashMap::new()),
+            tables: TableCache::new(),
         })
     }
 
     /// Runs table I/O on `runtime` instead of the caller's current tokio
     /// runtime. It also lets loads share one table per metadata version, and
-    /// with it the parsed manifests (see [`CachedTable`]).
+    /// with it the parsed manifests.
     pub fn with_runtime(mut self, runtime: Runtime) -> Self {
         self.runtime = Some(runtime);
         self
@@ -112,64 +95,25 @@ impl SqliteCatalog {
         &self.file_io
     }
 
-    fn runtime(&self) -> Result<Runtime> {
-        match &self.runtime {
-            Some(rt) => Ok(rt.clone()),
-            None => Ok(Runtime::try_current()?),
-        }
-    }
-
-    fn build_table(&self, ident: TableIdent, metadata: impl Into<TableMetadataRef>, location: String) -> Result<Table> {
-        Ok(Table::builder()
-            .identifier(ident)
-            .metadata(metadata)
-            .metadata_location(location)
-            .file_io(self.file_io.clone())
-            .runtime(self.runtime()?)
-            .build()?)
+    fn table_io(&self) -> TableIo<'_> {
+        TableIo::new(&self.file_io, self.runtime.as_ref())
     }
 
     async fn read_table(&self, ident: &TableIdent, location: String) -> Result<Table> {
-        let mut cached = self.cache().get(&location).cloned();
         // The parse is what the cache saves; the file must still be there
         // (a deleted metadata file is a broken table, not a cache hit).
-        if cached.is_some() && !self.file_io.exists(&location).await.unwrap_or(false) {
-            self.cache().remove(&location);
-            cached = None;
+        if self.tables.contains(&location) && !self.file_io.exists(&location).await.unwrap_or(false) {
+            self.tables.remove(&location);
         }
-        let metadata = match cached {
-            // A renamed table keeps its metadata file under a new name.
-            Some(CachedTable::Table(table)) if table.identifier() == ident => return Ok(table),
-            Some(CachedTable::Table(table)) => table.metadata_ref(),
-            Some(CachedTable::Metadata(metadata)) => metadata,
-            None => Arc::new(TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
+        let read = || async {
+            let metadata = TableMetadata::read_from(&self.file_io, &location).await.map_err(|e| {
                 Error::from(e)
                     .with_context("table", ident.to_string())
                     .with_context("metadata_location", location.as_str())
-            })?),
+            })?;
+            Ok((metadata, ()))
         };
-        let table = self.build_table(ident.clone(), metadata, location.clone())?;
-        let entry = match self.runtime {
-            Some(_) => CachedTable::Table(table.clone()),
-            None => CachedTable::Metadata(table.metadata_ref()),
-        };
-        let mut cache = self.cache();
-        if let CachedTable::Table(_) = entry {
-            // One loaded table per identifier (its newest version): each
-            // holds its own cache of parsed manifests, which older versions
-            // would keep alive for nothing.
-            cache.retain(|_, cached| !matches!(cached, CachedTable::Table(t) if t.identifier() == ident));
-        }
-        if cache.len() >= METADATA_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(location, entry);
-        Ok(table)
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedTable>> {
-        // The map holds no invariant a panic could break.
-        self.metadata_cache.lock().unwrap_or_else(|p| p.into_inner())
+        self.tables.load(self.table_io(), ident, &location, (), read).await
     }
 
     /// Loads the table and returns it with the pointer it was loaded from.
@@ -231,7 +175,7 @@ impl SqliteCatalog {
             self.discard(&metadata_location).await;
             return Err(e);
         }
-        self.build_table(ident, metadata, metadata_location)
+        self.table_io().build(ident, metadata, metadata_location)
     }
 
     /// The one commit path, behind both `update_table` and `commit_table`:
@@ -279,7 +223,7 @@ impl SqliteCatalog {
             .db
             .swap_metadata_location(&ns, ident.name(), &old_location, &new_location);
         match swapped {
-            Ok(true) => self.build_table(ident.clone(), metadata, new_location),
+            Ok(true) => self.table_io().build(ident.clone(), metadata, new_location),
             Ok(false) => {
                 self.discard(&new_location).await;
                 Err(Error::new(
