@@ -45,8 +45,8 @@ impl Moto {
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto.server did not listen on {port} within 60 s"
+                started.elapsed() < Duration::from_secs(120),
+                "moto.server did not listen on {port} within 120 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -166,6 +166,22 @@ async fn an_offline_warehouse_reads_what_a_bucket_catalog_writer_committed() {
     .expect_err("writable offline");
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
 
+    // An empty location is an empty warehouse, not an error.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let nothing = Warehouse::open(WarehouseConfig::offline(
+        empty.to_string_lossy(),
+        StorageConfig::default(),
+    ))
+    .await
+    .expect("open an empty location offline");
+    let s = nothing.session();
+    assert!(rows(&s.query("SELECT 1").await.expect("SELECT 1"))[0][0].matches(&Cell::Int(1)));
+    let e = s.query("SELECT * FROM ev").await.expect_err("no table");
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    drop(s);
+    drop(nothing);
+
     // DuckDB and pyiceberg read the table from its folder alone.
     let Some(python) = runner::python("an_offline_warehouse_reads_what_a_bucket_catalog_writer_committed") else {
         return;
