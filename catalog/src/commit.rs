@@ -10,8 +10,11 @@
 //! implements it; a read-only consumer can keep using plain [`Catalog`].
 
 use async_trait::async_trait;
+use iceberg::spec::TableMetadata;
 use iceberg::table::Table;
 use iceberg::{Catalog, TableIdent, TableRequirement, TableUpdate};
+
+use crate::error::{Error, ErrorKind, Result};
 
 /// A [`Catalog`] that commits arbitrary requirements and updates.
 ///
@@ -43,4 +46,32 @@ pub trait CommitCatalog: Catalog {
         requirements: Vec<TableRequirement>,
         updates: Vec<TableUpdate>,
     ) -> iceberg::Result<Table>;
+}
+
+/// The metadata a commit of `requirements` and `updates` makes of
+/// `current` (read from `current_location`), for catalogs that apply
+/// commits themselves. A failed requirement is a retryable
+/// [`ErrorKind::CommitConflict`] naming the requirement (checked here
+/// rather than left to `TableCommit::apply` so the conflict can say which).
+pub(crate) fn apply_commit(
+    current: &TableMetadata,
+    current_location: &str,
+    requirements: &[TableRequirement],
+    updates: Vec<TableUpdate>,
+) -> Result<TableMetadata> {
+    for requirement in requirements {
+        if let Err(e) = requirement.check(Some(current)) {
+            // Iceberg marks requirement failures retryable: re-applying the
+            // change on fresh metadata may succeed.
+            return Err(Error::new(ErrorKind::CommitConflict, "commit requirement failed")
+                .with_retryable(true)
+                .with_context("requirement", format!("{requirement:?}"))
+                .with_source(e));
+        }
+    }
+    let mut builder = current.clone().into_builder(Some(current_location.to_string()));
+    for update in updates {
+        builder = update.apply(builder)?;
+    }
+    Ok(builder.build()?.metadata)
 }

@@ -366,25 +366,7 @@ impl WatermarkCommit {
                 ),
             ));
         }
-        if let Some(key) = self
-            .properties
-            .keys()
-            .find(|k| k.starts_with(WATERMARK_PREFIX) || *k == COMMIT_ID_KEY || *k == "operation")
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "snapshot property is reserved for the commit itself",
-            )
-            .with_context("property", key.as_str()));
-        }
-        let removed: BTreeSet<String> = self.removed_files.iter().cloned().collect();
-        if let Some(file) = self.data_files.iter().find(|f| removed.contains(f.file_path())) {
-            return Err(
-                Error::new(ErrorKind::InvalidInput, "a file cannot be both added and removed")
-                    .with_context("file", file.file_path()),
-            );
-        }
-        Ok(removed)
+        check_request(&self.properties, &self.removed_files, &self.data_files)
     }
 
     /// The caller's properties, every shard's watermark carried forward, this
@@ -455,6 +437,33 @@ impl WatermarkCommit {
             }
         }
     }
+}
+
+/// Refuses snapshot properties the commit writes itself, and a file both
+/// added and removed; returns the set of files to remove.
+fn check_request(
+    properties: &BTreeMap<String, String>,
+    removed_files: &[String],
+    data_files: &[DataFile],
+) -> Result<BTreeSet<String>> {
+    if let Some(key) = properties
+        .keys()
+        .find(|k| k.starts_with(WATERMARK_PREFIX) || *k == COMMIT_ID_KEY || *k == "operation")
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "snapshot property is reserved for the commit itself",
+        )
+        .with_context("property", key.as_str()));
+    }
+    let removed: BTreeSet<String> = removed_files.iter().cloned().collect();
+    if let Some(file) = data_files.iter().find(|f| removed.contains(f.file_path())) {
+        return Err(
+            Error::new(ErrorKind::InvalidInput, "a file cannot be both added and removed")
+                .with_context("file", file.file_path()),
+        );
+    }
+    Ok(removed)
 }
 
 /// Best-effort removal of files a losing attempt wrote (maintenance would

@@ -193,23 +193,8 @@ impl SqliteCatalog {
             e.with_context("table", ident.to_string())
                 .with_context("metadata_location", old_location.as_str())
         };
-        // Checked here rather than left to `TableCommit::apply` so the
-        // conflict can say which requirement failed.
-        for requirement in &requirements {
-            if let Err(e) = requirement.check(Some(current.metadata())) {
-                // Iceberg marks requirement failures retryable: re-applying the
-                // change on fresh metadata may succeed.
-                return Err(at(Error::new(ErrorKind::CommitConflict, "commit requirement failed")
-                    .with_retryable(true)
-                    .with_context("requirement", format!("{requirement:?}"))
-                    .with_source(e)));
-            }
-        }
-        let mut builder = current.metadata().clone().into_builder(Some(old_location.clone()));
-        for update in updates {
-            builder = update.apply(builder).map_err(|e| at(e.into()))?;
-        }
-        let metadata = builder.build().map_err(|e| at(e.into()))?.metadata;
+        let metadata =
+            crate::commit::apply_commit(current.metadata(), &old_location, &requirements, updates).map_err(at)?;
         let new_location = MetadataLocation::from_str(&old_location)
             .map_err(|e| at(e.into()))?
             .with_next_version()

@@ -21,7 +21,7 @@ use iceberg::TableIdent;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
 
-use super::{COMMIT_ID_KEY, WATERMARK_PREFIX, backoff, discard, find_commit, overwrite, try_watermarks, watermark_key};
+use super::{COMMIT_ID_KEY, backoff, check_request, discard, find_commit, overwrite, try_watermarks, watermark_key};
 use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -135,24 +135,6 @@ impl FileReplace {
                 "a file replace needs files to remove",
             ));
         }
-        if let Some(key) = self
-            .properties
-            .keys()
-            .find(|k| k.starts_with(WATERMARK_PREFIX) || *k == COMMIT_ID_KEY || *k == "operation")
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "snapshot property is reserved for the commit itself",
-            )
-            .with_context("property", key.as_str()));
-        }
-        let removed: BTreeSet<String> = self.removed_files.iter().cloned().collect();
-        if let Some(file) = self.data_files.iter().find(|f| removed.contains(f.file_path())) {
-            return Err(
-                Error::new(ErrorKind::InvalidInput, "a file cannot be both added and removed")
-                    .with_context("file", file.file_path()),
-            );
-        }
-        Ok(removed)
+        check_request(&self.properties, &self.removed_files, &self.data_files)
     }
 }
