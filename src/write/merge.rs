@@ -178,6 +178,7 @@ pub async fn merge_small_files(wh: &WarehouseInner, name: &TableName) -> Result<
         removed_files: removed,
         data_files: added,
         properties: BTreeMap::from([("thermocline.merged-files".to_string(), report.files_removed.to_string())]),
+        read_snapshot: table.metadata().current_snapshot_id(),
     };
     // One commit at a time per table from this process (see `commit_lock`).
     let lock = wh.commit_lock(name);

@@ -21,7 +21,9 @@ use iceberg::TableIdent;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
 
-use super::{COMMIT_ID_KEY, backoff, check_request, discard, find_commit, overwrite, try_watermarks, watermark_key};
+use super::{
+    COMMIT_ID_KEY, ancestry, backoff, check_request, discard, find_commit, overwrite, try_watermarks, watermark_key,
+};
 use crate::commit::CommitCatalog;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -37,6 +39,11 @@ pub struct FileReplace {
     /// Extra snapshot summary properties (watermark keys, the commit id and
     /// `operation` are refused).
     pub properties: BTreeMap<String, String>,
+    /// The snapshot the removed files were read at. A snapshot committed
+    /// since that adds delete files (another engine's merge-on-read delete)
+    /// makes the replace stale: its deletes would not apply to the new
+    /// files, whose sequence number is newer, and deleted rows would return.
+    pub read_snapshot: Option<i64>,
 }
 
 /// What became of a [`FileReplace`].
@@ -74,6 +81,9 @@ impl FileReplace {
                     table,
                     attempts: attempt,
                 });
+            }
+            if let Some(reason) = deletes_since(table.metadata(), self.read_snapshot) {
+                return Ok(ReplaceOutcome::Stale { reason });
             }
             let mut properties: HashMap<String, String> = self.properties.clone().into_iter().collect();
             properties.extend(
@@ -137,4 +147,27 @@ impl FileReplace {
         }
         check_request(&self.properties, &self.removed_files, &self.data_files)
     }
+}
+
+/// Why delete files added after `read_snapshot` make a replace unsafe, if
+/// any were: walks back from the current snapshot to `read_snapshot`.
+fn deletes_since(metadata: &iceberg::spec::TableMetadata, read_snapshot: Option<i64>) -> Option<String> {
+    for snapshot in ancestry(metadata, None) {
+        if Some(snapshot.snapshot_id()) == read_snapshot {
+            return None;
+        }
+        let added = snapshot
+            .summary()
+            .additional_properties
+            .get("added-delete-files")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if added > 0 {
+            return Some(format!(
+                "snapshot {} added {added} delete files after the files to replace were read",
+                snapshot.snapshot_id()
+            ));
+        }
+    }
+    None
 }

@@ -498,6 +498,7 @@ async fn a_file_replace_keeps_every_watermark_and_says_replace() {
         removed_files: vec![data_path(&table, "f1"), data_path(&table, "f2")],
         data_files: vec![test_data_file(&table, "merged", 30).unwrap()],
         properties: [("thermocline.merged-files".to_string(), "2".to_string())].into(),
+        read_snapshot: table.metadata().current_snapshot_id(),
     };
     let ReplaceOutcome::Committed {
         table: now, attempts, ..
@@ -542,6 +543,7 @@ async fn a_file_replace_whose_input_was_rewritten_meanwhile_is_stale() {
         removed_files: vec![data_path(&table, "f1"), data_path(&table, "f2")],
         data_files: vec![test_data_file(&table, "merged", 30).unwrap()],
         properties: Default::default(),
+        read_snapshot: table.metadata().current_snapshot_id(),
     };
     match merge.commit(&meddling).await.unwrap() {
         ReplaceOutcome::Stale { reason } => assert!(reason.contains("f1.parquet"), "{reason}"),
@@ -564,6 +566,7 @@ async fn a_file_replace_whose_input_was_rewritten_meanwhile_is_stale() {
         removed_files: vec![data_path(&table, "f2")],
         data_files: vec![test_data_file(&table, "x", 1).unwrap()],
         properties: [(watermark_key("a"), "9".to_string())].into(),
+        read_snapshot: None,
     };
     assert_eq!(
         bad.commit(catalog.as_ref()).await.unwrap_err().kind(),
@@ -574,9 +577,49 @@ async fn a_file_replace_whose_input_was_rewritten_meanwhile_is_stale() {
         removed_files: vec![],
         data_files: vec![],
         properties: Default::default(),
+        read_snapshot: None,
     };
     assert_eq!(
         empty.commit(catalog.as_ref()).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+}
+
+#[tokio::test]
+async fn a_file_replace_is_stale_once_delete_files_arrive_after_its_read() {
+    let (_dir, catalog, table) = setup().await;
+    let table = two_files(&catalog, &table).await;
+    let read_at = table.metadata().current_snapshot_id();
+    // Another engine's merge-on-read delete (its summary counts the delete
+    // file): the merged file would be newer than that delete, which would
+    // no longer apply to the rows it deleted.
+    let delete = commit(&table, "b", 0, 1).with_properties([("added-delete-files".to_string(), "1".to_string())]);
+    assert!(matches!(
+        delete.commit(catalog.as_ref()).await.unwrap(),
+        CommitOutcome::Committed { .. }
+    ));
+    let merge = FileReplace {
+        ident: table.identifier().clone(),
+        removed_files: vec![data_path(&table, "f1"), data_path(&table, "f2")],
+        data_files: vec![test_data_file(&table, "merged", 30).unwrap()],
+        properties: Default::default(),
+        read_snapshot: read_at,
+    };
+    match merge.commit(catalog.as_ref()).await.unwrap() {
+        ReplaceOutcome::Stale { reason } => assert!(reason.contains("delete files"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Read after the delete, the same merge goes through.
+    let now = catalog.load_table(table.identifier()).await.unwrap();
+    let merge = FileReplace {
+        ident: table.identifier().clone(),
+        removed_files: vec![data_path(&table, "f1"), data_path(&table, "f2")],
+        data_files: vec![test_data_file(&table, "merged2", 30).unwrap()],
+        properties: Default::default(),
+        read_snapshot: now.metadata().current_snapshot_id(),
+    };
+    assert!(matches!(
+        merge.commit(catalog.as_ref()).await.unwrap(),
+        ReplaceOutcome::Committed { .. }
+    ));
 }
