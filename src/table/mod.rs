@@ -4,6 +4,7 @@
 //! and the catalog/schema providers that make tables visible to SQL.
 
 pub mod catalog_provider;
+mod cold_stats;
 pub mod constraints;
 pub mod field_ids;
 pub mod hidden;

@@ -438,6 +438,17 @@ impl TieredTable {
             files.push(PartitionedFile::new(path.to_string(), task.file_size_in_bytes));
         }
         let store_url = store_url.ok_or_else(|| Error::internal("no store for planned files"))?;
+        // Footers and page indexes come from the runtime's metadata cache:
+        // data files never change once written, so each is parsed once.
+        let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+        let (mut files, cold_statistics) = super::cold_stats::attach(
+            files,
+            self.warehouse.store_for(&store_url)?,
+            metadata_cache.clone(),
+            &file_schema,
+            iceberg_schema,
+        )
+        .await;
 
         // Spread files over the session's partitions, largest first, so each
         // partition gets a similar number of bytes.
@@ -466,9 +477,6 @@ impl TieredTable {
         };
         let file_groups = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
 
-        // Footers and page indexes come from the runtime's metadata cache:
-        // data files never change once written, so each is parsed once.
-        let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
         // Reads are counted for the session's progress display.
         let planned_bytes: u64 = cold_files.groups.iter().flatten().map(|(_, _, size)| *size).sum();
         self.txn.scan_progress().planned(tasks.len() as u64, planned_bytes);
@@ -486,7 +494,11 @@ impl TieredTable {
             let physical = state.create_physical_expr(filter, &df_schema)?;
             source = source.with_predicate(physical);
         }
-        let config = FileScanConfigBuilder::new(store_url, Arc::new(source))
+        let mut config = FileScanConfigBuilder::new(store_url, Arc::new(source));
+        if let Some(statistics) = cold_statistics {
+            config = config.with_statistics(statistics);
+        }
+        let config = config
             .with_file_groups(file_groups)
             .with_projection_indices(Some(file_projection.clone()))?
             .with_limit(limit)

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
-use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
+use datafusion::common::{ColumnStatistics, Statistics};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
@@ -279,19 +279,47 @@ impl ExecutionPlan for TieredScanExec {
 
     /// Exact row count of the whole scan (hot rows above the cut plus the
     /// planned files' record counts), so `count(*)` is answered from
-    /// metadata as DataFusion does for plain Parquet.
+    /// metadata as DataFusion does for plain Parquet; and estimates of its
+    /// bytes and column ranges from the cold files' footers (see
+    /// `cold_stats`), inexact because the hot rows are not in them.
     fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
         let mut stats = Statistics::new_unknown(&self.schema());
-        if partition.is_none()
-            && !self.remote_split
-            && let Some(cold) = self.cut.cold_rows
-        {
+        if partition.is_some() || self.remote_split {
+            return Ok(Arc::new(stats));
+        }
+        if let Some(cold) = self.cut.cold_rows {
             let rows = cold as usize + self.cut.hot_rows();
             stats.num_rows = if self.cut.limited {
                 Precision::Inexact(rows)
             } else {
                 Precision::Exact(rows)
             };
+        }
+        if let Some(cold) = self.children.last().filter(|_| self.cold_files.is_some()) {
+            let cold = cold.partition_statistics(None)?;
+            let columns: Vec<ColumnStatistics> = match &self.row_filter {
+                Some(filter) => filter
+                    .keep
+                    .iter()
+                    .map(|i| {
+                        cold.column_statistics
+                            .get(*i)
+                            .cloned()
+                            .unwrap_or_else(ColumnStatistics::new_unknown)
+                    })
+                    .collect(),
+                None => cold.column_statistics.clone(),
+            };
+            if columns.len() == stats.column_statistics.len() {
+                stats.column_statistics = columns.into_iter().map(ColumnStatistics::to_inexact).collect();
+            }
+            // The hot rows are assumed as wide as the cold ones.
+            if let (Some(bytes), Some(cold_rows)) = (cold.total_byte_size.get_value(), cold.num_rows.get_value())
+                && *cold_rows > 0
+            {
+                let rows = stats.num_rows.get_value().copied().unwrap_or(*cold_rows);
+                stats.total_byte_size = Precision::Inexact(bytes.saturating_mul(rows) / cold_rows);
+            }
         }
         Ok(Arc::new(stats))
     }
