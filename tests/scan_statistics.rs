@@ -165,3 +165,49 @@ async fn a_file_written_before_a_rename_gives_no_range() {
         "{scan:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_passes_what_it_learns_to_the_cold_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = open(dir.path()).await;
+    let s = wh.session();
+    run(&s, "CREATE TABLE big (id bigint NOT NULL, v bigint)").await;
+    run(
+        &s,
+        "INSERT INTO big SELECT n, n * 2 FROM generate_series(1, 20000) AS g(n)",
+    )
+    .await;
+    run(&s, "CHECKPOINT big").await;
+    run(
+        &s,
+        "INSERT INTO big SELECT n, n * 2 FROM generate_series(20001, 20100) AS g(n)",
+    )
+    .await;
+    // A deleted cold version: the cold side filters versions after the scan.
+    run(&s, "DELETE FROM big WHERE id = 5").await;
+    run(&s, "CREATE TABLE small (id bigint NOT NULL)").await;
+    run(&s, "INSERT INTO small VALUES (5), (7), (20050)").await;
+    run(&s, "CHECKPOINT small").await;
+
+    let sql = "SELECT count(*), sum(big.v) FROM big JOIN small ON big.id = small.id";
+    assert_eq!(
+        ints(&s, sql).await,
+        vec![2, 14 + 40100],
+        "id 5 is deleted, 20050 is hot"
+    );
+    let plan = s
+        .query(&format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN ANALYZE: {e}"));
+    let text = arrow::util::pretty::pretty_format_batches(&plan)
+        .expect("format")
+        .to_string();
+    let cold_big = text
+        .lines()
+        .find(|l| l.contains("DataSourceExec") && l.contains("/big/"))
+        .unwrap_or_else(|| panic!("no cold scan of big in\n{text}"));
+    assert!(
+        cold_big.contains("DynamicFilter"),
+        "the join's filter did not reach the cold scan:\n{text}"
+    );
+}

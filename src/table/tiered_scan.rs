@@ -9,10 +9,13 @@ use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::{ColumnStatistics, Statistics};
+use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{FilterDescription, FilterPushdownPhase};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
@@ -322,6 +325,24 @@ impl ExecutionPlan for TieredScanExec {
             }
         }
         Ok(Arc::new(stats))
+    }
+
+    /// Filters a join or TopK above learns while it runs (DataFusion's
+    /// dynamic filters, pushed in the post-optimization phase) go on to the
+    /// tiers, so the cold Parquet scan skips row groups and rows the join
+    /// would drop. Every column of this node is at the same place in each
+    /// child (the cold side's identity columns come after them). Static
+    /// filters reach the cold scan through the table provider already.
+    fn gather_filters_for_pushdown(
+        &self,
+        phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        if phase != FilterPushdownPhase::Post {
+            return Ok(FilterDescription::all_unsupported(&parent_filters, &self.children()));
+        }
+        FilterDescription::from_children(parent_filters, &self.children())
     }
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
