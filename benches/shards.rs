@@ -80,18 +80,7 @@ fn run() -> R<()> {
         R::Ok(())
     })?;
     println!("\n## Summary (medians)");
-    let mut t = Table::new(&["benchmark", "thermocline", "peer", "ratio", "goal", "verdict"]);
-    for o in &outcomes {
-        t.row(vec![
-            o.name.clone(),
-            o.ours.clone(),
-            o.peer.clone(),
-            o.ratio.clone(),
-            o.goal.clone(),
-            o.verdict().into(),
-        ]);
-    }
-    print!("{}", t.render());
+    print!("{}", harness::outcome_table(&outcomes));
     Ok(())
 }
 

@@ -197,17 +197,6 @@ async fn write_path(cfg: &Config, report: &mut Report) -> R<()> {
     inserts::single_row(cfg, &mut report.outcomes).await?;
     compaction::compaction(cfg, &mut report.outcomes).await?;
     compaction::freshness(cfg, &mut report.outcomes).await?;
-    let mut t = harness::Table::new(&["benchmark", "thermocline", "peer", "ratio", "goal", "verdict"]);
-    for o in &report.outcomes[first..] {
-        t.row(vec![
-            o.name.clone(),
-            o.ours.clone(),
-            o.peer.clone(),
-            o.ratio.clone(),
-            o.goal.clone(),
-            o.verdict().into(),
-        ]);
-    }
     report.section(
         "Write path",
         format!(
@@ -217,7 +206,7 @@ async fn write_path(cfg: &Config, report: &mut Report) -> R<()> {
             cfg.rows,
             cfg.single_rows,
             cfg.rows,
-            t.render()
+            harness::outcome_table(&report.outcomes[first..])
         ),
     );
     Ok(())

@@ -60,18 +60,7 @@ fn run() -> R<()> {
         R::Ok(())
     })?;
     println!("\n## Summary (medians; load average at the end: {})", load_average());
-    let mut t = Table::new(&["benchmark", "thermocline", "peer", "ratio", "goal", "verdict"]);
-    for o in &outcomes {
-        t.row(vec![
-            o.name.clone(),
-            o.ours.clone(),
-            o.peer.clone(),
-            o.ratio.clone(),
-            o.goal.clone(),
-            o.verdict().into(),
-        ]);
-    }
-    print!("{}", t.render());
+    print!("{}", harness::outcome_table(&outcomes));
     Ok(())
 }
 
@@ -84,14 +73,7 @@ fn print_machine(cfg: &Config) {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown (rustc not on PATH)".into());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = harness::cpu_model();
     println!("# thermocline tiered-table benchmarks");
     let mut t = Table::new(&["fact", "value"]);
     t.row(vec![

@@ -81,14 +81,7 @@ fn run() -> R<()> {
 
 async fn print_setup(cfg: &WireConfig, ours: &Thermocline, peer: &Postgres) -> R<()> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = harness::cpu_model();
     let client = client::connect(&peer.endpoint).await?;
     let mut settings = Vec::new();
     for name in [

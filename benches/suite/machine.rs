@@ -32,14 +32,7 @@ pub fn python_versions() -> String {
 
 pub fn facts(suite: &Suite) -> Vec<(String, String)> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = super::harness::cpu_model();
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {

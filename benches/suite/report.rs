@@ -41,18 +41,7 @@ impl Report {
     }
 
     pub fn summary_table(&self) -> String {
-        let mut t = Table::new(&["benchmark", "thermocline", "peer", "ratio", "goal", "verdict"]);
-        for o in &self.outcomes {
-            t.row(vec![
-                o.name.clone(),
-                o.ours.clone(),
-                o.peer.clone(),
-                o.ratio.clone(),
-                o.goal.clone(),
-                o.verdict().into(),
-            ]);
-        }
-        t.render()
+        super::harness::outcome_table(&self.outcomes)
     }
 
     /// RESULTS.md: machine, the summary against every goal, then each section.

@@ -247,6 +247,34 @@ impl Table {
     }
 }
 
+/// The CPU's model name from /proc/cpuinfo.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The summary table of `outcomes`: one row per figure with its goal.
+pub fn outcome_table(outcomes: &[Outcome]) -> String {
+    let mut t = Table::new(&["benchmark", "thermocline", "peer", "ratio", "goal", "verdict"]);
+    for o in outcomes {
+        t.row(vec![
+            o.name.clone(),
+            o.ours.clone(),
+            o.peer.clone(),
+            o.ratio.clone(),
+            o.goal.clone(),
+            o.verdict().into(),
+        ]);
+    }
+    t.render()
+}
+
 /// One line of the final summary.
 #[derive(Debug, Clone)]
 pub struct Outcome {
