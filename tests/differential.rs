@@ -425,7 +425,14 @@ impl Run {
             };
             let reference = sqlite_rows(&self.lite, &query.sqlite);
             if let Some(d) = diff(&ours, &reference) {
-                return Err(self.failure(step, &query, &d));
+                // The plan that gave the wrong answer, to start from.
+                let plan = match self.session.query(&format!("EXPLAIN VERBOSE {}", query.ours)).await {
+                    Ok(b) => {
+                        arrow::util::pretty::pretty_format_batches(&b).map_or_else(|e| e.to_string(), |t| t.to_string())
+                    }
+                    Err(e) => format!("EXPLAIN failed: {e}"),
+                };
+                return Err(self.failure(step, &query, &format!("{d}\n{plan}")));
             }
         }
         Ok(())

@@ -10,8 +10,11 @@
 //! from that cache afterwards, so planning fetches nothing the execution
 //! would not have fetched. A file whose columns are not the table's by
 //! Iceberg field id (written before a rename) gets no statistics rather than
-//! another column's. The tiered scan reports them as inexact: hot rows and
-//! deleted versions are not in them, so no optimizer answers a query from them.
+//! another column's. The tiered scan merges them with the hot rows' own
+//! ranges, so they bound every row it returns (DataFusion takes a one-value
+//! range as a constant column and drops sorts on it), and reports them as
+//! inexact, since deleted versions may make them loose: no optimizer answers
+//! a query from them.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
@@ -60,6 +62,42 @@ pub struct HotScanExec {
 }
 
 impl HotScanExec {
+    /// Exact row count, null counts and value ranges of the hot rows (read
+    /// when the scan was planned), so the tiered scan's ranges bound every
+    /// row it returns: DataFusion takes a column whose range is one value as
+    /// a constant and drops sorts on it.
+    pub fn bounds(&self) -> Statistics {
+        use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
+        use datafusion::logical_expr::Accumulator;
+        let mut stats = Statistics::new_unknown(&self.schema);
+        let batches: Vec<&RecordBatch> = self.parts.iter().flat_map(|p| p.batches.iter()).collect();
+        stats.num_rows = Precision::Exact(batches.iter().map(|b| b.num_rows()).sum());
+        for (i, column) in stats.column_statistics.iter_mut().enumerate() {
+            let data_type = self.schema.field(i).data_type();
+            let (Ok(mut min), Ok(mut max)) = (MinAccumulator::try_new(data_type), MaxAccumulator::try_new(data_type))
+            else {
+                continue;
+            };
+            let mut nulls = 0;
+            let mut ok = true;
+            for batch in &batches {
+                let array = batch.column(i).clone();
+                nulls += array.null_count();
+                ok &= min.update_batch(std::slice::from_ref(&array)).is_ok()
+                    && max.update_batch(std::slice::from_ref(&array)).is_ok();
+            }
+            column.null_count = Precision::Exact(nulls);
+            if let (true, Ok(lo), Ok(hi)) = (ok, min.evaluate(), max.evaluate())
+                && !lo.is_null()
+                && !hi.is_null()
+            {
+                column.min_value = Precision::Exact(lo);
+                column.max_value = Precision::Exact(hi);
+            }
+        }
+        stats
+    }
+
     pub fn new(table: String, parts: Vec<HotPart>, schema: SchemaRef) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),

@@ -179,6 +179,56 @@ impl TieredScanExec {
         })
     }
 
+    /// The hot rows' statistics merged with the cold side's (columns mapped
+    /// through the row filter); `None` when a tier has none to give.
+    fn column_bounds(&self) -> Result<Option<Statistics>> {
+        let cold = self.children.last().filter(|_| self.cold_files.is_some());
+        // The optimizer may have wrapped the hot scan (EnsureCooperative).
+        let hot_scan = self.children.first().and_then(|c| {
+            c.downcast_ref::<super::hot_scan::HotScanExec>().or_else(|| {
+                c.downcast_ref::<datafusion::physical_plan::coop::CooperativeExec>()
+                    .and_then(|coop| coop.input().downcast_ref::<super::hot_scan::HotScanExec>())
+            })
+        });
+        let hot = match hot_scan {
+            Some(hot) => Some(hot.bounds()),
+            // A cold side alone; any other tier's rows are not bounded here.
+            None if self.children.len() == 1 && cold.is_some() => None,
+            None => return Ok(None),
+        };
+        let Some(cold) = cold else {
+            return Ok(hot);
+        };
+        let cold = cold.partition_statistics(None)?;
+        let mut cold_columns = Statistics::new_unknown(&self.schema());
+        cold_columns.num_rows = cold.num_rows;
+        cold_columns.total_byte_size = cold.total_byte_size;
+        for (i, column) in cold_columns.column_statistics.iter_mut().enumerate() {
+            let source = self
+                .row_filter
+                .as_ref()
+                .map_or(i, |f| f.keep.get(i).copied().unwrap_or(usize::MAX));
+            if let Some(c) = cold.column_statistics.get(source) {
+                *column = c.clone();
+            }
+        }
+        let mut merged = match hot {
+            Some(hot) if hot.num_rows != Precision::Exact(0) => {
+                Statistics::try_merge_iter([&hot, &cold_columns], &self.schema())?
+            }
+            _ => cold_columns,
+        };
+        // Bytes: the cold files' in-memory estimate, with hot rows assumed
+        // as wide as the cold ones.
+        if let (Some(bytes), Some(cold_rows)) = (cold.total_byte_size.get_value(), cold.num_rows.get_value())
+            && *cold_rows > 0
+        {
+            let rows = self.cut.cold_rows.map_or(*cold_rows, |c| c as usize) + self.cut.hot_rows();
+            merged.total_byte_size = Precision::Inexact(bytes.saturating_mul(rows) / cold_rows);
+        }
+        Ok(Some(merged))
+    }
+
     pub fn cut(&self) -> &CutSummary {
         &self.cut
     }
@@ -298,31 +348,19 @@ impl ExecutionPlan for TieredScanExec {
                 Precision::Exact(rows)
             };
         }
-        if let Some(cold) = self.children.last().filter(|_| self.cold_files.is_some()) {
-            let cold = cold.partition_statistics(None)?;
-            let columns: Vec<ColumnStatistics> = match &self.row_filter {
-                Some(filter) => filter
-                    .keep
-                    .iter()
-                    .map(|i| {
-                        cold.column_statistics
-                            .get(*i)
-                            .cloned()
-                            .unwrap_or_else(ColumnStatistics::new_unknown)
-                    })
-                    .collect(),
-                None => cold.column_statistics.clone(),
-            };
-            if columns.len() == stats.column_statistics.len() {
-                stats.column_statistics = columns.into_iter().map(ColumnStatistics::to_inexact).collect();
-            }
-            // The hot rows are assumed as wide as the cold ones.
-            if let (Some(bytes), Some(cold_rows)) = (cold.total_byte_size.get_value(), cold.num_rows.get_value())
-                && *cold_rows > 0
-            {
-                let rows = stats.num_rows.get_value().copied().unwrap_or(*cold_rows);
-                stats.total_byte_size = Precision::Inexact(bytes.saturating_mul(rows) / cold_rows);
-            }
+        // Column ranges only when they bound every row the scan returns:
+        // the hot rows' (exact, read at planning) merged with the cold
+        // files' (from their footers); remote shards' rows are in neither.
+        if self.remote().is_none()
+            && let Some(columns) = self.column_bounds()?
+            && columns.column_statistics.len() == stats.column_statistics.len()
+        {
+            stats.column_statistics = columns
+                .column_statistics
+                .into_iter()
+                .map(ColumnStatistics::to_inexact)
+                .collect();
+            stats.total_byte_size = columns.total_byte_size.to_inexact();
         }
         Ok(Arc::new(stats))
     }
