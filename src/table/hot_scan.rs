@@ -59,6 +59,8 @@ pub struct HotScanExec {
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    /// [`Self::bounds`], computed once: the optimizer asks many times.
+    bounds: std::sync::OnceLock<Statistics>,
 }
 
 impl HotScanExec {
@@ -67,6 +69,10 @@ impl HotScanExec {
     /// row it returns: DataFusion takes a column whose range is one value as
     /// a constant and drops sorts on it.
     pub fn bounds(&self) -> Statistics {
+        self.bounds.get_or_init(|| self.compute_bounds()).clone()
+    }
+
+    fn compute_bounds(&self) -> Statistics {
         use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
         use datafusion::logical_expr::Accumulator;
         let mut stats = Statistics::new_unknown(&self.schema);
@@ -111,6 +117,7 @@ impl HotScanExec {
             schema,
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
+            bounds: std::sync::OnceLock::new(),
         }
     }
 
