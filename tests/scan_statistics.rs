@@ -77,6 +77,7 @@ async fn ints(s: &Session, sql: &str) -> Vec<i64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "column ranges are off until DataFusion's interval overflow is handled (022f39b)"]
 async fn a_tiered_scan_estimates_ranges_from_its_files_and_never_answers_from_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = open(dir.path()).await;
@@ -133,6 +134,7 @@ async fn a_tiered_scan_estimates_ranges_from_its_files_and_never_answers_from_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "column ranges are off until DataFusion's interval overflow is handled (022f39b)"]
 async fn a_file_written_before_a_rename_gives_no_range() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = open(dir.path()).await;
