@@ -475,10 +475,11 @@ impl TieredTable {
                 })
                 .collect(),
         };
-        let file_groups = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
-
         // Reads are counted for the session's progress display.
         let planned_bytes: u64 = cold_files.groups.iter().flatten().map(|(_, _, size)| *size).sum();
+        let file_groups: Vec<FileGroup> = groups.into_iter().map(|(_, g)| FileGroup::new(g)).collect();
+        let (file_groups, cold_files) = split_into_ranges(file_groups, cold_files, state.config_options());
+
         self.txn.scan_progress().planned(tasks.len() as u64, planned_bytes);
         let counted: Arc<dyn object_store::ObjectStore> = Arc::new(super::scan_progress::CountingStore::new(
             cold_files.store.clone(),
@@ -516,6 +517,46 @@ impl TieredTable {
         });
         Ok(Some((DataSourceExec::from_data_source(config), cold_files, row_filter)))
     }
+}
+
+/// Fewer files than partitions (a small table written in one file, a
+/// filter that keeps one month) leave cores idle: as DataFusion does for a
+/// plain Parquet table (`datafusion.optimizer.repartition_file_scans`), the
+/// files are cut into byte ranges of about equal size, one group per
+/// partition. The Parquet reader reads each row group in the range holding
+/// its middle, so a range is whole row groups and every row is read once.
+fn split_into_ranges(
+    groups: Vec<FileGroup>,
+    cold_files: ColdFiles,
+    config: &datafusion::config::ConfigOptions,
+) -> (Vec<FileGroup>, ColdFiles) {
+    let partitions = config.execution.target_partitions.max(1);
+    let files: usize = groups.iter().map(FileGroup::len).sum();
+    if !config.optimizer.repartition_file_scans || files >= partitions {
+        return (groups, cold_files);
+    }
+    let Some(split) = datafusion::datasource::physical_plan::FileGroupPartitioner::new()
+        .with_target_partitions(partitions)
+        .with_repartition_file_min_size(config.optimizer.repartition_file_min_size)
+        .repartition_file_groups(&groups)
+    else {
+        return (groups, cold_files);
+    };
+    let by_path: std::collections::HashMap<&object_store::path::Path, &(String, object_store::path::Path, u64)> =
+        cold_files.groups.iter().flatten().map(|f| (&f.1, f)).collect();
+    let named = split
+        .iter()
+        .map(|g| {
+            g.iter()
+                .filter_map(|f| by_path.get(&f.object_meta.location).map(|&f| f.clone()))
+                .collect()
+        })
+        .collect();
+    let cold_files = ColdFiles {
+        store: cold_files.store.clone(),
+        groups: named,
+    };
+    (split, cold_files)
 }
 
 /// The Arrow schema of a table's user columns, and their NOT NULL flags.

@@ -112,8 +112,20 @@ impl ColdFiles {
     async fn diagnose(self, table: String, group: usize, error: DataFusionError) -> DataFusionError {
         use parquet::arrow::ParquetRecordBatchStreamBuilder;
         use parquet::arrow::async_reader::ParquetObjectReader;
+        // The partition's own files first; its siblings' after them, since
+        // a partition that runs out of files reads (steals) theirs.
         let files = self.groups.get(group).cloned().unwrap_or_default();
-        for (location, path, size) in &files {
+        let siblings = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != group)
+            .flat_map(|(_, g)| g);
+        let mut seen = std::collections::HashSet::new();
+        for (location, path, size) in files.iter().chain(siblings) {
+            if !seen.insert(path) {
+                continue;
+            }
             let reader = ParquetObjectReader::new(self.store.clone(), path.clone()).with_file_size(*size);
             if let Err(e) = ParquetRecordBatchStreamBuilder::new(reader).await {
                 return Error::new(ErrorKind::Storage, "corrupt or unreadable Parquet file")
@@ -317,6 +329,21 @@ impl DisplayAs for TieredScanExec {
     }
 }
 
+/// A column's range, unless it spans its type's whole width (an `i64`
+/// from `i64::MIN` to `i64::MAX`, say): DataFusion 54 counts the values in
+/// a range as `distance + 1` (`Interval::cardinality`), which overflows
+/// `u64` there and panics in debug builds (wraps to 0 in release, a wrong
+/// selectivity). Such a range says nothing a filter could use anyway.
+fn without_full_width_range(mut column: ColumnStatistics) -> ColumnStatistics {
+    if let (Some(min), Some(max)) = (column.min_value.get_value(), column.max_value.get_value())
+        && max.distance(min) == Some(usize::MAX)
+    {
+        column.min_value = Precision::Absent;
+        column.max_value = Precision::Absent;
+    }
+    column
+}
+
 impl ExecutionPlan for TieredScanExec {
     fn name(&self) -> &str {
         "TieredScanExec"
@@ -355,9 +382,11 @@ impl ExecutionPlan for TieredScanExec {
             && let Some(columns) = self.column_bounds()?
             && columns.column_statistics.len() == stats.column_statistics.len()
         {
-            // Column ranges stay off: DataFusion 54's interval arithmetic
-            // panics (overflow) on some ranges; see benches/suite/analysis.md.
-            let _ranges: Vec<ColumnStatistics> = columns.column_statistics;
+            stats.column_statistics = columns
+                .column_statistics
+                .into_iter()
+                .map(|c| without_full_width_range(c.to_inexact()))
+                .collect();
             stats.total_byte_size = columns.total_byte_size.to_inexact();
         }
         Ok(Arc::new(stats))
