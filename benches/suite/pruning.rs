@@ -278,7 +278,7 @@ pub async fn pruning(suite: &Suite, report: &mut Report) -> R<()> {
          table metadata, not the manifests), against `plan_files` after `clear_manifest_cache()` and a fresh \
          `load_table` (timed apart, below); {} runs. Each new snapshot starts a new manifest cache, so on a \
          table being written this is also the first query after every commit. *Files read*: the data files \
-         the plan scans (`files_planned` in EXPLAIN) over the live data files. {months}\n\n{}\n{}",
+         the plan scans (`files_planned` in EXPLAIN) over the live data files. {months}{}\n\n{}\n{}",
         written.rows,
         if cfg.quick {
             " (--quick; the issue's figure is 1000)"
@@ -293,12 +293,33 @@ pub async fn pruning(suite: &Suite, report: &mut Report) -> R<()> {
         pruning_peer::version(),
         planning.runs,
         cfg.runs,
+        backtrace_note(),
         t.render(),
         phases.render()
     );
     print!("{}\n{}", t.render(), phases.render());
     report.section("Partition pruning and planning", body);
     Ok(())
+}
+
+/// A warning when Rust backtraces are on: iceberg-rust 0.10 builds an
+/// `Error` (capturing a backtrace when they are) for every manifest it
+/// checks against a filter, `ok_or(Error::new(..))` in
+/// `TableScan`'s `PlanContext::get_partition_filter` (src/scan/context.rs),
+/// so with 1000 manifests that capture dominates thermocline's planning.
+fn backtrace_note() -> String {
+    let on = match std::env::var("RUST_LIB_BACKTRACE") {
+        Ok(v) => v != "0",
+        Err(_) => std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0"),
+    };
+    match on {
+        true => " **Rust backtraces were on for this run** (`RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`): \
+                 iceberg-rust 0.10 captures one per manifest it checks against the filter (an eager \
+                 `ok_or(Error::new(..))` in `PlanContext::get_partition_filter`), which inflates \
+                 thermocline's planning times; run with them unset for the figures a server sees."
+            .into(),
+        false => String::new(),
+    }
 }
 
 fn verdict(met: bool) -> &'static str {
