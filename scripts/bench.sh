@@ -22,6 +22,9 @@ cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thermocline/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 export THERMOCLINE_PYTHON="${THERMOCLINE_PYTHON:-$repo/.venv/bin/python}"
+# Panics keep their backtraces, errors take none: with RUST_BACKTRACE on,
+# iceberg-rust captures one per manifest a filtered scan checks.
+export RUST_LIB_BACKTRACE="${RUST_LIB_BACKTRACE:-0}"
 
 started=$SECONDS
 printf '\n==> cargo bench --bench suite -- %s\n' "$*" >&2
