@@ -51,6 +51,11 @@ pub enum ErrorKind {
     UndefinedSavepoint,
     /// Division by zero (22012).
     DivisionByZero,
+    /// A value a type cannot hold, or operands that do not fit together
+    /// (22000): a vector with NaN, two vectors of different dimensions.
+    DataException,
+    /// A number outside its type's range (22003).
+    NumericOutOfRange,
     /// Reading something the server does not allow, e.g. a local file
     /// outside the configured roots (42501).
     InsufficientPrivilege,
@@ -75,7 +80,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for [`ErrorKind::from_sqlstate`].
-    const ALL: [ErrorKind; 26] = [
+    const ALL: [ErrorKind; 28] = [
         ErrorKind::Plan,
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
@@ -94,6 +99,8 @@ impl ErrorKind {
         ErrorKind::TooManyConnections,
         ErrorKind::UndefinedSavepoint,
         ErrorKind::DivisionByZero,
+        ErrorKind::DataException,
+        ErrorKind::NumericOutOfRange,
         ErrorKind::InsufficientPrivilege,
         ErrorKind::Storage,
         ErrorKind::ReadOnly,
@@ -131,6 +138,8 @@ impl ErrorKind {
             ErrorKind::TooManyConnections => "53300",
             ErrorKind::UndefinedSavepoint => "3B001",
             ErrorKind::DivisionByZero => "22012",
+            ErrorKind::DataException => "22000",
+            ErrorKind::NumericOutOfRange => "22003",
             ErrorKind::InsufficientPrivilege => "42501",
             ErrorKind::Storage => "58030",
             ErrorKind::ReadOnly => "25006",
@@ -250,6 +259,15 @@ impl From<DataFusionError> for Error {
                 _ => ErrorKind::Plan,
             };
             return Error::new(kind, json.to_string());
+        }
+        // So do vector errors (pgvector's codes).
+        if let Some(vector) = thermocline_udfs::vector::find_vector_error(&e) {
+            let kind = match vector.sqlstate() {
+                "22P02" => ErrorKind::InvalidText,
+                "22003" => ErrorKind::NumericOutOfRange,
+                _ => ErrorKind::DataException,
+            };
+            return Error::new(kind, vector.to_string());
         }
         // A scalar subquery with several rows is the query's fault
         // (PostgreSQL's 21000), however DataFusion wrapped it.

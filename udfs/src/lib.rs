@@ -6,6 +6,7 @@
 
 pub mod json;
 pub mod transforms;
+pub mod vector;
 
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
@@ -14,22 +15,26 @@ use transforms::{IcebergBucket, IcebergTime, IcebergTruncate, TimeUnitTransform}
 
 /// Every scalar function thermocline adds to DataFusion's.
 pub fn functions() -> Vec<ScalarUDF> {
-    vec![
+    let mut all = vec![
         ScalarUDF::new_from_impl(IcebergBucket::default()),
         ScalarUDF::new_from_impl(IcebergTruncate::default()),
         ScalarUDF::new_from_impl(IcebergTime::new(TimeUnitTransform::Year)),
         ScalarUDF::new_from_impl(IcebergTime::new(TimeUnitTransform::Month)),
         ScalarUDF::new_from_impl(IcebergTime::new(TimeUnitTransform::Day)),
         ScalarUDF::new_from_impl(IcebergTime::new(TimeUnitTransform::Hour)),
-    ]
+    ];
+    all.extend(vector::scalar_functions());
+    all
 }
 
 /// Register thermocline's SQL functions on a session: the functions above,
-/// and PostgreSQL's jsonb functions, aggregates, operators and casts
-/// ([`json::register`]).
+/// PostgreSQL's jsonb functions, aggregates, operators and casts
+/// ([`json::register`]), and pgvector's type, operators and casts
+/// ([`vector::register`]).
 pub fn register_functions(ctx: &SessionContext) {
     for function in functions() {
         ctx.register_udf(function);
     }
     json::register(ctx);
+    vector::register(ctx);
 }
