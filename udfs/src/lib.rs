@@ -8,6 +8,9 @@ pub mod json;
 pub mod transforms;
 pub mod vector;
 
+#[cfg(test)]
+mod sql_test_support;
+
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use arrow::array::{Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
+
+use crate::sql_test_support::{pg_session, render, rows};
 
 const DOCS: &[Option<&str>] = &[
     Some(r#"{"n": 5, "kind": "click", "tags": ["a", "b"]}"#),
@@ -20,11 +21,7 @@ const DOCS: &[Option<&str>] = &[
 ];
 
 fn context() -> Result<SessionContext> {
-    let config = SessionConfig::new()
-        .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
-        .with_target_partitions(2);
-    let ctx = SessionContext::new_with_config(config);
-    crate::register_functions(&ctx);
+    let ctx = pg_session();
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int32, false),
         Field::new("doc", DataType::Utf8, true),
@@ -33,28 +30,6 @@ fn context() -> Result<SessionContext> {
     let batch = RecordBatch::try_new(schema, vec![Arc::new(ids), Arc::new(StringArray::from(DOCS.to_vec()))])?;
     ctx.register_batch("ev", batch)?;
     Ok(ctx)
-}
-
-/// Each row as its cells joined by `|`, NULL as `NULL`.
-async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
-    render(ctx.sql(sql).await?.collect().await?)
-}
-
-fn render(batches: Vec<RecordBatch>) -> Result<Vec<String>> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters.iter().map(|f| f.value(row).to_string()).collect();
-            out.push(cells.join("|"));
-        }
-    }
-    Ok(out)
 }
 
 #[tokio::test]

@@ -38,57 +38,40 @@ fn reduce(mut acc: [f32; LANES]) -> f32 {
     acc[0]
 }
 
-/// `Σ (a - b)²`.
-#[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+/// `Σ term(a[i], b[i])`, over [`LANES`] accumulators then the remainder.
+/// Inlined into each kernel, so `term` is a constant LLVM vectorizes.
+#[inline(always)]
+fn sum_of(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let ((a_chunks, a_rest), (b_chunks, b_rest)) = split(a, b);
     let mut acc = [0.0f32; LANES];
     for (x, y) in a_chunks.iter().zip(b_chunks) {
         for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
-            let d = x - y;
-            *s += d * d;
+            *s += term(*x, *y);
         }
     }
     let mut sum = reduce(acc);
     for (x, y) in a_rest.iter().zip(b_rest) {
-        let d = x - y;
-        sum += d * d;
+        sum += term(*x, *y);
     }
     sum
+}
+
+/// `Σ (a - b)²`.
+#[inline]
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    sum_of(a, b, |x, y| (x - y) * (x - y))
 }
 
 /// `Σ a·b`.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let ((a_chunks, a_rest), (b_chunks, b_rest)) = split(a, b);
-    let mut acc = [0.0f32; LANES];
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
-            *s += x * y;
-        }
-    }
-    let mut sum = reduce(acc);
-    for (x, y) in a_rest.iter().zip(b_rest) {
-        sum += x * y;
-    }
-    sum
+    sum_of(a, b, |x, y| x * y)
 }
 
 /// `Σ |a - b|`.
 #[inline]
 pub fn l1(a: &[f32], b: &[f32]) -> f32 {
-    let ((a_chunks, a_rest), (b_chunks, b_rest)) = split(a, b);
-    let mut acc = [0.0f32; LANES];
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
-            *s += (x - y).abs();
-        }
-    }
-    let mut sum = reduce(acc);
-    for (x, y) in a_rest.iter().zip(b_rest) {
-        sum += (x - y).abs();
-    }
-    sum
+    sum_of(a, b, |x, y| (x - y).abs())
 }
 
 /// `(Σ a·b, Σ a², Σ b²)` in one pass.
